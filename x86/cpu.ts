@@ -1,0 +1,474 @@
+/**
+ * The processor: architectural state, memory access through a software TLB, the decoded-block
+ * cache, and the run loop. It knows nothing of Xen or Linux: whatever drives it supplies the
+ * memory (`LinearMemory`) and answers events through `CpuHooks`.
+ *
+ * Representation:
+ *  - GPRs live in `r`, an Int32Array of low/high halves (`r[2n]` low, `r[2n+1]` high): 64-bit
+ *    values as int32 pairs, never BigInt on the hot path. Functions that produce a 64-bit value
+ *    return the low half and leave the high half in `hi`.
+ *  - RIP and linear addresses are JS numbers (canonical, sign-extended; see memory.ts).
+ *  - Arithmetic flags are lazy (flags.ts); `getFlags()` materialises them.
+ */
+import { decode, type Insn } from './decoder.js';
+import { Fault, GP, PF_VEC } from './fault.js';
+import { LazyOp, lazyArith } from './flags.js';
+import type { Feature } from './isa/types.js';
+import { ARITH, CF } from './isa/types.js';
+import { AccessKind, PAGE_SIZE, pageOf, type LinearMemory } from './memory.js';
+
+export interface CpuHooks {
+  /** SYSCALL executed (the driver emulates the OS or hypervisor entry). */
+  syscall?(c: Cpu): void;
+  /** An exception was raised; RIP points at the faulting instruction. */
+  exception(c: Cpu, fault: Fault): void;
+  /** CPUID leaf/subleaf: returns [eax, ebx, ecx, edx]. */
+  cpuid?(c: Cpu, leaf: number, subleaf: number): readonly [number, number, number, number];
+  /** Time-stamp counter for RDTSC/RDTSCP, as [low, high]. */
+  rdtsc?(c: Cpu): readonly [number, number];
+  /** A random value for RDRAND/RDSEED of `size` bytes, [low, high], or undefined (CF=0). */
+  random?(c: Cpu, size: number): readonly [number, number] | undefined;
+  /** HLT at CPL 0. */
+  hlt?(c: Cpu): void;
+}
+
+interface Block {
+  readonly insns: readonly Insn[];
+  readonly page: number;
+}
+
+/** Direct-mapped TLB size (entries per access kind). */
+const TLB_SIZE = 256;
+const MAX_BLOCK = 64;
+
+export class Cpu {
+  /** General-purpose registers, low/high int32 halves. */
+  readonly r = new Int32Array(32);
+  /** High half of the last 64-bit value a helper returned. */
+  hi = 0;
+  rip = 0;
+  /** RIP of the instruction executing now (faults restart it). */
+  insnStart = 0;
+  /** Materialised RFLAGS; the arithmetic bits are stale while `lfOp` is not None. */
+  flags = 0x2;
+  lfOp: LazyOp = LazyOp.None;
+  lfSize = 4;
+  lfA = 0;
+  lfAH = 0;
+  lfB = 0;
+  lfBH = 0;
+  lfR = 0;
+  lfRH = 0;
+  /** ADC/SBB carry-in; INC/DEC the preserved CF. */
+  lfCin = 0;
+
+  /** Code size: 64 (long mode), 32 or 16. */
+  mode: 64 | 32 | 16 = 64;
+  /** CPL 3: memory accesses are user accesses. */
+  user = true;
+  /** Segment bases (ES, CS, SS, DS, FS, GS); in 64-bit mode only FS and GS count. */
+  readonly segBase = new Float64Array(6);
+  readonly segSel = new Uint16Array(6);
+
+  /** XMM0-15 as 4 dwords each, and MXCSR. */
+  readonly xmm = new Int32Array(64);
+  mxcsr = 0x1f80;
+
+  /** Instructions retired since reset. */
+  retired = 0;
+  /** Set by a hook to leave `run` after the current instruction. */
+  stopRequested = false;
+
+  readonly features: ReadonlySet<Feature>;
+
+  private readonly tlbTag: Float64Array[] = [0, 1, 2].map(() => new Float64Array(TLB_SIZE).fill(Number.NaN));
+  private readonly tlbView: (DataView | undefined)[][] = [0, 1, 2].map(() => new Array<DataView | undefined>(TLB_SIZE));
+  private readonly blocks = new Map<number, Block>();
+  private readonly codePages = new Map<number, Set<number>>();
+  /** The current block was invalidated by a write into it (self-modifying code). */
+  private blockBroken = false;
+
+  constructor(
+    readonly mem: LinearMemory,
+    readonly hooks: CpuHooks,
+    features: Iterable<Feature> = ['base'],
+  ) {
+    this.features = new Set(features);
+  }
+
+  // ---- registers --------------------------------------------------------------------------
+
+  reg64lo(n: number): number {
+    return this.r[n << 1] as number;
+  }
+  reg64hi(n: number): number {
+    return this.r[(n << 1) + 1] as number;
+  }
+  setReg64(n: number, lo: number, hi: number): void {
+    this.r[n << 1] = lo;
+    this.r[(n << 1) + 1] = hi;
+  }
+  reg32(n: number): number {
+    return this.r[n << 1] as number;
+  }
+  /** Writing a 32-bit register zero-extends into the high half (64-bit mode rule). */
+  setReg32(n: number, v: number): void {
+    this.r[n << 1] = v;
+    this.r[(n << 1) + 1] = 0;
+  }
+  reg16(n: number): number {
+    return (this.r[n << 1] as number) & 0xffff;
+  }
+  setReg16(n: number, v: number): void {
+    this.r[n << 1] = ((this.r[n << 1] as number) & ~0xffff) | (v & 0xffff);
+  }
+  /** Byte register: 0-15 low bytes, 16-19 AH/CH/DH/BH. */
+  reg8(n: number): number {
+    return n < 16 ? (this.r[n << 1] as number) & 0xff : ((this.r[(n - 16) << 1] as number) >> 8) & 0xff;
+  }
+  setReg8(n: number, v: number): void {
+    if (n < 16) this.r[n << 1] = ((this.r[n << 1] as number) & ~0xff) | (v & 0xff);
+    else {
+      const k = (n - 16) << 1;
+      this.r[k] = ((this.r[k] as number) & ~0xff00) | ((v & 0xff) << 8);
+    }
+  }
+  /** Register of `size` bytes, zero-extended into a number (size 8: low half, high in `hi`). */
+  getReg(n: number, size: number): number {
+    switch (size) {
+      case 1:
+        return this.reg8(n);
+      case 2:
+        return this.reg16(n);
+      case 4:
+        return this.reg32(n);
+      default:
+        this.hi = this.r[(n << 1) + 1] as number;
+        return this.r[n << 1] as number;
+    }
+  }
+  setReg(n: number, size: number, lo: number, hi: number): void {
+    switch (size) {
+      case 1:
+        this.setReg8(n, lo);
+        break;
+      case 2:
+        this.setReg16(n, lo);
+        break;
+      case 4:
+        this.setReg32(n, lo);
+        break;
+      default:
+        this.setReg64(n, lo, hi);
+    }
+  }
+
+  // ---- flags ------------------------------------------------------------------------------
+
+  getFlags(): number {
+    if (this.lfOp !== LazyOp.None) {
+      this.flags = (this.flags & ~ARITH) | lazyArith(this);
+      this.lfOp = LazyOp.None;
+    }
+    return this.flags;
+  }
+  getCF(): number {
+    return this.getFlags() & CF;
+  }
+  /** Replaces the bits in `mask` with `bits` (materialising lazy flags first). */
+  setFlagBits(mask: number, bits: number): void {
+    this.flags = (this.getFlags() & ~mask) | (bits & mask) | 0x2;
+  }
+  /** Records an arithmetic result for lazy flag evaluation (sizes 1, 2, 4: low halves only). */
+  lazy(op: LazyOp, size: number, a: number, b: number, r: number): void {
+    this.lfOp = op;
+    this.lfSize = size;
+    this.lfA = a;
+    this.lfB = b;
+    this.lfR = r;
+  }
+  lazy64(op: LazyOp, a: number, ah: number, b: number, bh: number, r: number, rh: number): void {
+    this.lfOp = op;
+    this.lfSize = 8;
+    this.lfA = a;
+    this.lfAH = ah;
+    this.lfB = b;
+    this.lfBH = bh;
+    this.lfR = r;
+    this.lfRH = rh;
+  }
+
+  // ---- memory -----------------------------------------------------------------------------
+
+  /** Drops every cached translation (the driver changed mappings or permissions). */
+  flushTlb(): void {
+    for (const t of this.tlbTag) t.fill(Number.NaN);
+  }
+
+  private page(la: number, kind: AccessKind): DataView | undefined {
+    const pn = pageOf(la);
+    const slot = pn & (TLB_SIZE - 1);
+    const tags = this.tlbTag[kind] as Float64Array;
+    if (tags[slot] === pn) return (this.tlbView[kind] as (DataView | undefined)[])[slot];
+    const view = this.mem.lookup(la, kind, this.user);
+    // Writes to pages holding decoded code stay on the slow path so they can invalidate blocks.
+    if (view !== undefined && !(kind === AccessKind.Write && this.codePages.has(pn))) {
+      tags[slot] = pn;
+      (this.tlbView[kind] as (DataView | undefined)[])[slot] = view;
+    }
+    return view;
+  }
+
+  private noteWrite(la: number, size: number): void {
+    const first = pageOf(la);
+    const last = pageOf(la + size - 1);
+    for (let p = first; p <= last; p++) if (this.codePages.has(p)) this.invalidatePage(p);
+  }
+
+  fetch8(la: number): number {
+    const v = this.page(la, AccessKind.Fetch);
+    if (v === undefined) throw new Fault(PF_VEC, 0x10 | (this.user ? 4 : 0), la);
+    return v.getUint8(la & 0xfff);
+  }
+
+  read8(la: number): number {
+    const v = this.page(la, AccessKind.Read);
+    return v !== undefined ? v.getUint8(la & 0xfff) : this.mmioRead(la, 1);
+  }
+  read16(la: number): number {
+    const off = la & 0xfff;
+    if (off > PAGE_SIZE - 2) return this.read8(la) | (this.read8(la + 1) << 8);
+    const v = this.page(la, AccessKind.Read);
+    return v !== undefined ? v.getUint16(off, true) : this.mmioRead(la, 2);
+  }
+  read32(la: number): number {
+    const off = la & 0xfff;
+    if (off > PAGE_SIZE - 4) return this.read16(la) | (this.read16(la + 2) << 16);
+    const v = this.page(la, AccessKind.Read);
+    return v !== undefined ? v.getInt32(off, true) : this.mmioRead(la, 4) | 0;
+  }
+  /** Returns the low half; the high half is in `hi`. */
+  read64(la: number): number {
+    const off = la & 0xfff;
+    if (off > PAGE_SIZE - 8) {
+      const lo = this.read32(la);
+      this.hi = this.read32(la + 4);
+      return lo;
+    }
+    const v = this.page(la, AccessKind.Read);
+    if (v === undefined) {
+      const lo = this.mmioRead(la, 4) | 0;
+      this.hi = this.mmioRead(la + 4, 4) | 0;
+      return lo;
+    }
+    this.hi = v.getInt32(off + 4, true);
+    return v.getInt32(off, true);
+  }
+  /** Reads `size` bytes (1, 2, 4; 8 gives the low half and sets `hi`). */
+  read(la: number, size: number): number {
+    switch (size) {
+      case 1:
+        return this.read8(la);
+      case 2:
+        return this.read16(la);
+      case 4:
+        return this.read32(la);
+      default:
+        return this.read64(la);
+    }
+  }
+
+  write8(la: number, x: number): void {
+    const v = this.page(la, AccessKind.Write);
+    if (v === undefined) this.mmioWrite(la, 1, x);
+    else v.setUint8(la & 0xfff, x);
+    if (this.codePages.size > 0) this.noteWrite(la, 1);
+  }
+  write16(la: number, x: number): void {
+    const off = la & 0xfff;
+    if (off > PAGE_SIZE - 2) {
+      // Check both pages before writing either, so a fault leaves memory unchanged.
+      this.page(la + 1, AccessKind.Write);
+      this.write8(la, x);
+      this.write8(la + 1, x >> 8);
+      return;
+    }
+    const v = this.page(la, AccessKind.Write);
+    if (v === undefined) this.mmioWrite(la, 2, x);
+    else v.setUint16(off, x, true);
+    if (this.codePages.size > 0) this.noteWrite(la, 2);
+  }
+  write32(la: number, x: number): void {
+    const off = la & 0xfff;
+    if (off > PAGE_SIZE - 4) {
+      this.page(la, AccessKind.Write);
+      this.page(la + 3, AccessKind.Write);
+      for (let k = 0; k < 4; k++) this.write8(la + k, x >> (8 * k));
+      return;
+    }
+    const v = this.page(la, AccessKind.Write);
+    if (v === undefined) this.mmioWrite(la, 4, x);
+    else v.setInt32(off, x, true);
+    if (this.codePages.size > 0) this.noteWrite(la, 4);
+  }
+  write64(la: number, lo: number, hi: number): void {
+    const off = la & 0xfff;
+    if (off > PAGE_SIZE - 8) {
+      this.page(la, AccessKind.Write);
+      this.page(la + 7, AccessKind.Write);
+      this.write32(la, lo);
+      this.write32(la + 4, hi);
+      return;
+    }
+    const v = this.page(la, AccessKind.Write);
+    if (v === undefined) {
+      this.mmioWrite(la, 4, lo);
+      this.mmioWrite(la + 4, 4, hi);
+    } else {
+      v.setInt32(off, lo, true);
+      v.setInt32(off + 4, hi, true);
+    }
+    if (this.codePages.size > 0) this.noteWrite(la, 8);
+  }
+  write(la: number, size: number, lo: number, hi: number): void {
+    switch (size) {
+      case 1:
+        this.write8(la, lo);
+        break;
+      case 2:
+        this.write16(la, lo);
+        break;
+      case 4:
+        this.write32(la, lo);
+        break;
+      default:
+        this.write64(la, lo, hi);
+    }
+  }
+  /** Faults like a write of `size` bytes at `la` would, without writing (read-modify-write checks). */
+  probeWrite(la: number, size: number): void {
+    this.page(la, AccessKind.Write);
+    if ((la & 0xfff) + size > PAGE_SIZE) this.page(la + size - 1, AccessKind.Write);
+  }
+
+  private mmioRead(la: number, size: 1 | 2 | 4): number {
+    if (this.mem.mmioRead === undefined) throw new Fault(PF_VEC, this.user ? 4 : 0, la);
+    return this.mem.mmioRead(la, size);
+  }
+  private mmioWrite(la: number, size: 1 | 2 | 4, v: number): void {
+    if (this.mem.mmioWrite === undefined) throw new Fault(PF_VEC, 2 | (this.user ? 4 : 0), la);
+    this.mem.mmioWrite(la, size, v);
+  }
+
+  // ---- control transfer -------------------------------------------------------------------
+
+  /** Sets RIP, checking canonical form in 64-bit mode (#GP(0) on the branch itself). */
+  jump(target: number): void {
+    if (this.mode === 64) {
+      if (target >= 0x800000000000 || target < -0x800000000000) throw new Fault(GP, 0);
+      this.rip = target;
+    } else this.rip = this.mode === 32 ? target >>> 0 : target & 0xffff;
+  }
+
+  // ---- block cache and run loop -----------------------------------------------------------
+
+  private invalidatePage(page: number): void {
+    const rips = this.codePages.get(page);
+    if (rips === undefined) return;
+    for (const rip of rips) this.blocks.delete(rip);
+    this.codePages.delete(page);
+    this.blockBroken = true;
+  }
+
+  /** Forgets every decoded block (the driver changed code behind the CPU's back, e.g. a mapping). */
+  invalidateAllCode(): void {
+    this.blocks.clear();
+    this.codePages.clear();
+    this.flushTlb();
+  }
+
+  private translate(rip: number): Block {
+    const insns: Insn[] = [];
+    const page = pageOf(rip);
+    let la = rip;
+    for (;;) {
+      let insn: Insn;
+      try {
+        insn = decode(this, la);
+      } catch (e) {
+        // A fault while decoding a later instruction belongs to that instruction: end the block
+        // before it, so the instructions before it run and the fault is raised at the right RIP.
+        if (insns.length > 0 && e instanceof Fault) break;
+        throw e;
+      }
+      insns.push(insn);
+      la += insn.len;
+      if (insn.row.ends === true || insns.length >= MAX_BLOCK || pageOf(la) !== page || pageOf(la - 1) !== page) break;
+    }
+    const block: Block = { insns, page };
+    this.blocks.set(rip, block);
+    let set = this.codePages.get(page);
+    if (set === undefined) {
+      set = new Set();
+      this.codePages.set(page, set);
+      // Evict this page from the write TLB so stores to it come through noteWrite.
+      const slot = page & (TLB_SIZE - 1);
+      const wtags = this.tlbTag[AccessKind.Write] as Float64Array;
+      if (wtags[slot] === page) wtags[slot] = Number.NaN;
+    }
+    set.add(rip);
+    const lastPage = pageOf(la - 1);
+    if (lastPage !== page) {
+      // An instruction straddling into the next page: writes there invalidate this block too.
+      let s2 = this.codePages.get(lastPage);
+      if (s2 === undefined) {
+        s2 = new Set();
+        this.codePages.set(lastPage, s2);
+        const wtags = this.tlbTag[AccessKind.Write] as Float64Array;
+        if (wtags[lastPage & (TLB_SIZE - 1)] === lastPage) wtags[lastPage & (TLB_SIZE - 1)] = Number.NaN;
+      }
+      s2.add(rip);
+    }
+    return block;
+  }
+
+  /**
+   * Runs until `limit` instructions have retired or a hook sets `stopRequested`. Exceptions are
+   * handed to `hooks.exception` with RIP at the faulting instruction; execution then continues
+   * wherever the hook left RIP (or stops, if it asked to).
+   */
+  run(limit: number): number {
+    const start = this.retired;
+    const end = start + limit;
+    this.stopRequested = false;
+    while (!this.stopRequested && this.retired < end) {
+      try {
+        this.runBlocks(end);
+      } catch (e) {
+        if (!(e instanceof Fault)) throw e;
+        if (!e.trap) this.rip = this.insnStart;
+        this.hooks.exception(this, e);
+      }
+    }
+    return this.retired - start;
+  }
+
+  private runBlocks(end: number): void {
+    const mask = this.mode === 64 ? 0 : this.mode === 32 ? 1 : 2;
+    while (!this.stopRequested && this.retired < end) {
+      const block = this.blocks.get(this.rip) ?? this.translate(this.rip);
+      const insns = block.insns;
+      this.blockBroken = false;
+      for (let k = 0; k < insns.length; k++) {
+        const i = insns[k] as Insn;
+        const at = this.rip;
+        this.insnStart = at;
+        const nxt = at + i.len;
+        this.rip = mask === 0 ? nxt : mask === 1 ? nxt >>> 0 : nxt & 0xffff;
+        i.exec(this, i);
+        this.retired++;
+        if (this.blockBroken || this.stopRequested) break;
+      }
+    }
+  }
+}

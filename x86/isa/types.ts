@@ -1,0 +1,126 @@
+/**
+ * The schema of the instruction table: one readonly row per encoding.
+ *
+ * Glossary of a row's columns:
+ *  - `name`      handler name, by one scheme: mnemonic, then each operand in Intel's notation
+ *                (SDM vol. 2 appendix A.2), joined by `_`: `adc_Ev_Gv`, `shl_Ev_CL`, `jcc_Jb`.
+ *  - `mnemonic`  as objdump prints it (AT&T suffixes are added by the disassembler).
+ *  - `map`       opcode map: `one` (1-byte), `0f`, `0f38`, `0f3a`.
+ *  - `opcode`    the opcode byte within the map. Rows whose operand is `Z*` (register in the
+ *                opcode's low three bits) cover opcode..opcode+7.
+ *  - `prefix`    mandatory prefix (SSE): `none` (default), `66`, `f3`, `f2`. `any` means the
+ *                prefixes 66/F2/F3 are not part of the encoding (their usual meaning applies).
+ *  - `reg`       for group opcodes, the ModRM.reg value (0-7) this row is.
+ *  - `mod`       `mem` or `reg`: the row only exists for that ModRM.mod form.
+ *  - `rm`        for opcodes that are told apart by ModRM.rm (register form only), its value.
+ *  - `operands`  operand kinds in Intel order (destination first), see `OperandKind`.
+ *  - `modes`     where the encoding is valid: `any`, `o64` (64-bit mode only), `i64` (invalid
+ *                in 64-bit mode).
+ *  - `d64`       in 64-bit mode the operand size defaults to 64 (PUSH, POP, near branches);
+ *                `f64`: forced to 64, a 66 prefix is ignored (near branches on Intel).
+ *  - `flags`     RFLAGS bits read, written, and left undefined (masked in differential tests).
+ *  - `cpuid`     the CPUID feature the encoding belongs to (`base` for the 8086..x86-64 core).
+ *  - `lock`      a LOCK prefix is allowed (with a memory destination); otherwise LOCK is #UD.
+ *  - `rep`       how F3/F2 act: `rep` (REP), `repcc` (REPE/REPNE); absent: ignored as on hardware.
+ *  - `exec`      the semantics: a handler called with the CPU and the decoded instruction.
+ *  - `ends`      the instruction can change RIP other than falling through (ends a block).
+ *  - `test`      differential-testing notes: `skip` with the reason when a row cannot be run on
+ *                the real CPU (e.g. RDRAND is random), `memOnly`/`regOnly` hints.
+ */
+import type { Cpu } from '../cpu.js';
+import type { Insn } from '../decoder.js';
+
+export type OpcodeMap = 'one' | '0f' | '0f38' | '0f3a';
+export type MandatoryPrefix = 'none' | '66' | 'f3' | 'f2' | 'any';
+export type ModeValidity = 'any' | 'o64' | 'i64';
+
+/**
+ * Operand kinds, Intel notation: addressing method letter + size code.
+ *  E: ModRM r/m (register or memory)    G: ModRM reg (general register)
+ *  M: ModRM r/m, memory only            R: ModRM r/m, register only
+ *  I: immediate                         J: relative branch offset
+ *  O: absolute offset (moffs)           Z: register from the opcode's low bits (with REX.B)
+ *  X: memory at DS:rSI                  Y: memory at ES:rDI
+ *  S: ModRM reg as a segment register   V/W/U: XMM in reg / r/m / r/m register-only
+ * Sizes: b byte, w word, d dword, q qword, v word/dword/qword by operand size, z word/dword
+ * (dword when the operand size is 64), y dword/qword, dq 128 bits, p far pointer.
+ * Fixed operands: AL, AX, eAX, rAX, CL, DX (port), 1 (the constant one).
+ */
+export type OperandKind =
+  | 'Eb' | 'Ew' | 'Ed' | 'Eq' | 'Ev' | 'Ey'
+  | 'Gb' | 'Gw' | 'Gd' | 'Gq' | 'Gv' | 'Gy' | 'Gz'
+  | 'M' | 'Mb' | 'Mw' | 'Md' | 'Mq' | 'Mv' | 'Mdq' | 'Mp'
+  | 'Rd' | 'Rq' | 'Ry' | 'Rv'
+  | 'Ib' | 'Iw' | 'Iz' | 'Iv' | 'sIb'
+  | 'Jb' | 'Jz'
+  | 'Ob' | 'Ov'
+  | 'Zb' | 'Zv' | 'Zy'
+  | 'Xb' | 'Xv' | 'Yb' | 'Yv'
+  | 'Sw'
+  | 'AL' | 'AX' | 'eAX' | 'rAX' | 'CL' | 'DX' | '1'
+  | 'Vdq' | 'Wdq' | 'Udq' | 'Vss' | 'Wss' | 'Vsd' | 'Wsd' | 'Vq' | 'Wq' | 'Vd' | 'Wd';
+
+/** RFLAGS bits. */
+export const CF = 1 << 0;
+export const PF = 1 << 2;
+export const AF = 1 << 4;
+export const ZF = 1 << 6;
+export const SF = 1 << 7;
+export const TF = 1 << 8;
+export const IF = 1 << 9;
+export const DF = 1 << 10;
+export const OF = 1 << 11;
+export const IOPL = 3 << 12;
+export const NT = 1 << 14;
+export const RF = 1 << 16;
+export const VM = 1 << 17;
+export const AC = 1 << 18;
+export const VIF = 1 << 19;
+export const VIP = 1 << 20;
+export const ID = 1 << 21;
+/** The six arithmetic status flags. */
+export const ARITH = CF | PF | AF | ZF | SF | OF;
+/** Logic ops (AND/OR/XOR/TEST): CF and OF cleared, AF undefined. */
+export const LOGIC_W = ARITH;
+
+export interface FlagEffect {
+  readonly read: number;
+  readonly write: number;
+  readonly undefined: number;
+}
+
+export const NO_FLAGS: FlagEffect = { read: 0, write: 0, undefined: 0 };
+
+export type Feature =
+  | 'base' | 'cmov' | 'cx8' | 'cx16' | 'popcnt' | 'lzcnt' | 'bmi1' | 'bmi2' | 'adx' | 'movbe'
+  | 'sse' | 'sse2' | 'sse3' | 'ssse3' | 'sse4_1' | 'sse4_2' | 'fpu' | 'fxsr' | 'clflush'
+  | 'clflushopt' | 'rdtscp' | 'rdrand' | 'rdseed' | 'rdpid' | 'aes' | 'pclmulqdq' | 'lahf_lm';
+
+export type Handler = (c: Cpu, i: Insn) => void;
+
+export interface Row {
+  readonly name: string;
+  readonly mnemonic: string;
+  readonly map: OpcodeMap;
+  readonly opcode: number;
+  readonly prefix?: MandatoryPrefix;
+  readonly reg?: number;
+  readonly mod?: 'mem' | 'reg';
+  readonly rm?: number;
+  readonly operands: readonly OperandKind[];
+  readonly modes?: ModeValidity;
+  readonly d64?: boolean;
+  readonly f64?: boolean;
+  readonly flags: FlagEffect;
+  readonly cpuid?: Feature;
+  readonly lock?: boolean;
+  readonly rep?: 'rep' | 'repcc';
+  readonly ends?: boolean;
+  readonly exec: Handler;
+  readonly test?: { readonly skip?: string };
+}
+
+/** Handler name from mnemonic and operands, by the scheme in the glossary. */
+export function rowName(mnemonic: string, operands: readonly OperandKind[]): string {
+  return [mnemonic, ...operands].join('_');
+}
