@@ -11,11 +11,13 @@
  *  - Arithmetic flags are lazy (flags.ts); `getFlags()` materialises them.
  */
 import { decode, type Insn } from './decoder.js';
+import { compileBlock, type CompiledBlock } from './jit.js';
 import { Fault, GP, PF_VEC } from './fault.js';
 import { LazyOp, lazyArith } from './flags.js';
 import type { Feature } from './isa/types.js';
 import { ARITH, CF } from './isa/types.js';
 import { AccessKind, PAGE_SIZE, pageOf, type LinearMemory } from './memory.js';
+import { X87 } from './exec/x87-state.js';
 
 export interface CpuHooks {
   /** SYSCALL executed (the driver emulates the OS or hypervisor entry). */
@@ -30,12 +32,26 @@ export interface CpuHooks {
   random?(c: Cpu, size: number): readonly [number, number] | undefined;
   /** HLT at CPL 0. */
   hlt?(c: Cpu): void;
+  /**
+   * INT n (CD ib) executed; RIP is already past the instruction. The driver delivers it (through
+   * the IDT, or as its OS would). Absent: #GP(n·8+2), as a CPL 3 INT n through a DPL 0 gate.
+   */
+  interrupt?(c: Cpu, vector: number): void;
+  /** IA32_TSC_AUX for RDTSCP and RDPID (0 when absent). */
+  tscAux?(c: Cpu): number;
 }
 
 interface Block {
   readonly insns: readonly Insn[];
   readonly page: number;
+  /** Executions so far, until it is compiled. */
+  hits: number;
+  /** The compiled form (x86/jit.ts), once the block is hot. */
+  fn: CompiledBlock | undefined;
 }
+
+/** Executions after which a block is compiled to JavaScript. */
+const JIT_THRESHOLD = 20;
 
 /** Direct-mapped TLB size (entries per access kind). */
 const TLB_SIZE = 256;
@@ -73,9 +89,13 @@ export class Cpu {
   /** XMM0-15 as 4 dwords each, and MXCSR. */
   readonly xmm = new Int32Array(64);
   mxcsr = 0x1f80;
+  /** The x87 FPU (exec/x87-state.ts). */
+  readonly fpu = new X87();
 
   /** Instructions retired since reset. */
   retired = 0;
+  /** Compile hot blocks to JavaScript (x86/jit.ts); off runs everything in the interpreter. */
+  jit = true;
   /** Set by a hook to leave `run` after the current instruction. */
   stopRequested = false;
 
@@ -83,10 +103,13 @@ export class Cpu {
 
   private readonly tlbTag: Float64Array[] = [0, 1, 2].map(() => new Float64Array(TLB_SIZE).fill(Number.NaN));
   private readonly tlbView: (DataView | undefined)[][] = [0, 1, 2].map(() => new Array<DataView | undefined>(TLB_SIZE));
+  /** The write TLB, also reachable directly for the store fast path. */
+  private readonly wTag = this.tlbTag[AccessKind.Write] as Float64Array;
+  private readonly wView = this.tlbView[AccessKind.Write] as (DataView | undefined)[];
   private readonly blocks = new Map<number, Block>();
   private readonly codePages = new Map<number, Set<number>>();
-  /** The current block was invalidated by a write into it (self-modifying code). */
-  private blockBroken = false;
+  /** The current block was invalidated by a write into it (self-modifying code); read by compiled blocks. */
+  blockBroken = false;
 
   constructor(
     readonly mem: LinearMemory,
@@ -219,10 +242,30 @@ export class Cpu {
     return view;
   }
 
-  private noteWrite(la: number, size: number): void {
-    const first = pageOf(la);
-    const last = pageOf(la + size - 1);
-    for (let p = first; p <= last; p++) if (this.codePages.has(p)) this.invalidatePage(p);
+  /** Write-TLB hit for the page of `la`, or undefined (miss, device page, page holding code). */
+  private wfast(la: number): DataView | undefined {
+    const pn = pageOf(la);
+    const slot = pn & (TLB_SIZE - 1);
+    return this.wTag[slot] === pn ? this.wView[slot] : undefined;
+  }
+
+  /** A write within one page that missed the write TLB: translate, write, invalidate code. */
+  private writeSlow(la: number, size: 1 | 2 | 4 | 8, lo: number, hi: number): void {
+    const v = this.page(la, AccessKind.Write);
+    const off = la & 0xfff;
+    if (v === undefined) {
+      if (size === 8) {
+        this.mmioWrite(la, 4, lo);
+        this.mmioWrite(la + 4, 4, hi);
+      } else this.mmioWrite(la, size, lo);
+    } else if (size === 1) v.setUint8(off, lo);
+    else if (size === 2) v.setUint16(off, lo, true);
+    else {
+      v.setInt32(off, lo, true);
+      if (size === 8) v.setInt32(off + 4, hi, true);
+    }
+    const pn = pageOf(la);
+    if (this.codePages.has(pn)) this.invalidatePage(pn);
   }
 
   fetch8(la: number): number {
@@ -279,10 +322,9 @@ export class Cpu {
   }
 
   write8(la: number, x: number): void {
-    const v = this.page(la, AccessKind.Write);
-    if (v === undefined) this.mmioWrite(la, 1, x);
-    else v.setUint8(la & 0xfff, x);
-    if (this.codePages.size > 0) this.noteWrite(la, 1);
+    const v = this.wfast(la);
+    if (v !== undefined) v.setUint8(la & 0xfff, x);
+    else this.writeSlow(la, 1, x, 0);
   }
   write16(la: number, x: number): void {
     const off = la & 0xfff;
@@ -293,42 +335,36 @@ export class Cpu {
       this.write8(la + 1, x >> 8);
       return;
     }
-    const v = this.page(la, AccessKind.Write);
-    if (v === undefined) this.mmioWrite(la, 2, x);
-    else v.setUint16(off, x, true);
-    if (this.codePages.size > 0) this.noteWrite(la, 2);
+    const v = this.wfast(la);
+    if (v !== undefined) v.setUint16(off, x, true);
+    else this.writeSlow(la, 2, x, 0);
   }
   write32(la: number, x: number): void {
     const off = la & 0xfff;
     if (off > PAGE_SIZE - 4) {
       this.page(la, AccessKind.Write);
-      this.page(la + 3, AccessKind.Write);
+      this.page(la - off + PAGE_SIZE, AccessKind.Write); // CR2 is the next page's first byte
       for (let k = 0; k < 4; k++) this.write8(la + k, x >> (8 * k));
       return;
     }
-    const v = this.page(la, AccessKind.Write);
-    if (v === undefined) this.mmioWrite(la, 4, x);
-    else v.setInt32(off, x, true);
-    if (this.codePages.size > 0) this.noteWrite(la, 4);
+    const v = this.wfast(la);
+    if (v !== undefined) v.setInt32(off, x, true);
+    else this.writeSlow(la, 4, x, 0);
   }
   write64(la: number, lo: number, hi: number): void {
     const off = la & 0xfff;
     if (off > PAGE_SIZE - 8) {
       this.page(la, AccessKind.Write);
-      this.page(la + 7, AccessKind.Write);
+      this.page(la - off + PAGE_SIZE, AccessKind.Write);
       this.write32(la, lo);
       this.write32(la + 4, hi);
       return;
     }
-    const v = this.page(la, AccessKind.Write);
-    if (v === undefined) {
-      this.mmioWrite(la, 4, lo);
-      this.mmioWrite(la + 4, 4, hi);
-    } else {
+    const v = this.wfast(la);
+    if (v !== undefined) {
       v.setInt32(off, lo, true);
       v.setInt32(off + 4, hi, true);
-    }
-    if (this.codePages.size > 0) this.noteWrite(la, 8);
+    } else this.writeSlow(la, 8, lo, hi);
   }
   write(la: number, size: number, lo: number, hi: number): void {
     switch (size) {
@@ -345,10 +381,20 @@ export class Cpu {
         this.write64(la, lo, hi);
     }
   }
+  /**
+   * The RAM page holding `la` for a bulk access of `kind` (REP MOVS/STOS fast paths), faulting
+   * as an access would. Undefined for MMIO, and for a write to a page holding decoded code: the
+   * caller then goes element by element so self-modifying code is noticed.
+   */
+  bulkPage(la: number, kind: AccessKind): DataView | undefined {
+    const v = this.page(la, kind);
+    if (kind === AccessKind.Write && this.codePages.has(pageOf(la))) return undefined;
+    return v;
+  }
   /** Faults like a write of `size` bytes at `la` would, without writing (read-modify-write checks). */
   probeWrite(la: number, size: number): void {
     this.page(la, AccessKind.Write);
-    if ((la & 0xfff) + size > PAGE_SIZE) this.page(la + size - 1, AccessKind.Write);
+    if ((la & 0xfff) + size > PAGE_SIZE) this.page(la - (la & 0xfff) + PAGE_SIZE, AccessKind.Write);
   }
 
   private mmioRead(la: number, size: 1 | 2 | 4): number {
@@ -405,13 +451,13 @@ export class Cpu {
       la += insn.len;
       if (insn.row.ends === true || insns.length >= MAX_BLOCK || pageOf(la) !== page || pageOf(la - 1) !== page) break;
     }
-    const block: Block = { insns, page };
+    const block: Block = { insns, page, hits: 0, fn: undefined };
     this.blocks.set(rip, block);
     let set = this.codePages.get(page);
     if (set === undefined) {
       set = new Set();
       this.codePages.set(page, set);
-      // Evict this page from the write TLB so stores to it come through noteWrite.
+      // Evict this page from the write TLB so stores to it take writeSlow, which invalidates.
       const slot = page & (TLB_SIZE - 1);
       const wtags = this.tlbTag[AccessKind.Write] as Float64Array;
       if (wtags[slot] === page) wtags[slot] = Number.NaN;
@@ -457,8 +503,19 @@ export class Cpu {
     const mask = this.mode === 64 ? 0 : this.mode === 32 ? 1 : 2;
     while (!this.stopRequested && this.retired < end) {
       const block = this.blocks.get(this.rip) ?? this.translate(this.rip);
-      const insns = block.insns;
       this.blockBroken = false;
+      if (block.fn !== undefined) {
+        block.fn(this);
+        continue;
+      }
+      if (this.jit && ++block.hits >= JIT_THRESHOLD) {
+        block.fn = compileBlock(block.insns, this.mode);
+        if (block.fn !== undefined) {
+          block.fn(this);
+          continue;
+        }
+      }
+      const insns = block.insns;
       for (let k = 0; k < insns.length; k++) {
         const i = insns[k] as Insn;
         const at = this.rip;

@@ -61,6 +61,9 @@ export interface Insn {
   readonly p66: boolean;
   /** Linear address of the instruction (for the disassembler and diagnostics). */
   readonly addr: number;
+  /** The raw ModRM and SIB bytes, or -1 when absent (the disassembler prints `0x0(%rax)` and `%riz` from them). */
+  readonly modrm: number;
+  readonly sib: number;
 }
 
 /** Operand kinds that need a ModRM byte. */
@@ -230,6 +233,7 @@ export function decode(c: Cpu, la: number): Insn {
   let disp = 0;
   let ripRel = false;
   let defaultSeg = DS;
+  let sib = -1;
 
   if (modrm >= 0) {
     if (mod === 3) {
@@ -250,7 +254,7 @@ export function decode(c: Cpu, la: number): Insn {
     } else {
       let baseField = rmField;
       if (rmField === 4) {
-        const sib = next();
+        sib = next();
         scale = 1 << (sib >> 6);
         const idx = ((sib >> 3) & 7) | ((rex & 2) << 2);
         index = idx === 4 ? NO_REG : idx;
@@ -343,6 +347,8 @@ export function decode(c: Cpu, la: number): Insn {
     opcode,
     p66,
     addr: la,
+    modrm,
+    sib,
   };
 }
 

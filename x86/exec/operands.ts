@@ -20,7 +20,7 @@ export function lowHalf(v: number): number {
  * Used by LEA directly and by `ea` for 64-bit addressing.
  */
 export function offset64(c: Cpu, i: Insn): number {
-  let lo = i.disp;
+  let lo = i.disp >>> 0; // unsigned low half: the sign of disp is carried by `hi`
   let hi = i.disp >> 31;
   if (i.ripRel) {
     lo += lowHalf(c.rip);

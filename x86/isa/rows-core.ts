@@ -5,6 +5,7 @@
 import { aluALIb, aluEbGb, aluEbIb, aluEvGv, aluEvI, aluGbEb, aluGvEv, aluRaxIz, incDec, negNot, testAI, testEG, testEI } from '../exec/alu.js';
 import { callE, callJ, cmovGE, jccJ, jmpE, jmpJ, loopJ, ret, setccE } from '../exec/control.js';
 import { cbw, cwd, lea, leave, movEG, movEI, movGE, movsx, movsxd, movZI, movzx, popE, popZ, pushE, pushI, pushZ, xchgAZ, xchgEG } from '../exec/data.js';
+import { jitAluEvGv, jitAluEvI, jitAluGvEv, jitCall, jitIncDec, jitJcc, jitJmp, jitLea, jitMovEvGv, jitMovEvIz, jitMovGvEv, jitMovsxB, jitMovsxd, jitMovsxW, jitMovZvIv, jitMovzxB, jitMovzxW, jitNop, jitPopZ, jitPushZ, jitRet, jitTestEvGv } from '../jit-templates.js';
 import { ARITH, AF, CF, NO_FLAGS, OF, PF, SF, ZF, rowName, type FlagEffect, type OperandKind, type Row } from './types.js';
 
 type RowSpec = Omit<Row, 'name'> & { readonly name?: string };
@@ -32,15 +33,15 @@ function aluRows(): Row[] {
     const b = op * 8;
     rows.push(
       row({ mnemonic: m, map: 'one', opcode: b, operands: ['Eb', 'Gb'], flags, lock, exec: aluEbGb }),
-      row({ mnemonic: m, map: 'one', opcode: b + 1, operands: ['Ev', 'Gv'], flags, lock, exec: aluEvGv }),
+      row({ mnemonic: m, map: 'one', opcode: b + 1, operands: ['Ev', 'Gv'], flags, lock, exec: aluEvGv, jit: jitAluEvGv }),
       row({ mnemonic: m, map: 'one', opcode: b + 2, operands: ['Gb', 'Eb'], flags, exec: aluGbEb }),
-      row({ mnemonic: m, map: 'one', opcode: b + 3, operands: ['Gv', 'Ev'], flags, exec: aluGvEv }),
+      row({ mnemonic: m, map: 'one', opcode: b + 3, operands: ['Gv', 'Ev'], flags, exec: aluGvEv, jit: jitAluGvEv }),
       row({ mnemonic: m, map: 'one', opcode: b + 4, operands: ['AL', 'Ib'], flags, exec: aluALIb }),
-      row({ mnemonic: m, map: 'one', opcode: b + 5, operands: ['rAX', 'Iz'], flags, exec: aluRaxIz }),
+      row({ mnemonic: m, map: 'one', opcode: b + 5, operands: ['rAX', 'Iz'], flags, exec: aluRaxIz, jit: jitAluEvI }),
       row({ mnemonic: m, map: 'one', opcode: 0x80, reg: op, operands: ['Eb', 'Ib'], flags, lock, exec: aluEbIb }),
-      row({ mnemonic: m, map: 'one', opcode: 0x81, reg: op, operands: ['Ev', 'Iz'], flags, lock, exec: aluEvI }),
+      row({ mnemonic: m, map: 'one', opcode: 0x81, reg: op, operands: ['Ev', 'Iz'], flags, lock, exec: aluEvI, jit: jitAluEvI }),
       row({ name: `${m}_Eb_Ib_82`, mnemonic: m, map: 'one', opcode: 0x82, reg: op, operands: ['Eb', 'Ib'], modes: 'i64', flags, lock, exec: aluEbIb }),
-      row({ mnemonic: m, map: 'one', opcode: 0x83, reg: op, operands: ['Ev', 'sIb'], flags, lock, exec: aluEvI }),
+      row({ mnemonic: m, map: 'one', opcode: 0x83, reg: op, operands: ['Ev', 'sIb'], flags, lock, exec: aluEvI, jit: jitAluEvI }),
     );
   });
   return rows;
@@ -49,7 +50,7 @@ function aluRows(): Row[] {
 function unaryRows(): Row[] {
   return [
     row({ mnemonic: 'test', map: 'one', opcode: 0x84, operands: ['Eb', 'Gb'], flags: LOGIC, exec: (c, i) => testEG(c, i, 1) }),
-    row({ mnemonic: 'test', map: 'one', opcode: 0x85, operands: ['Ev', 'Gv'], flags: LOGIC, exec: (c, i) => testEG(c, i, i.opsize) }),
+    row({ mnemonic: 'test', map: 'one', opcode: 0x85, operands: ['Ev', 'Gv'], flags: LOGIC, exec: (c, i) => testEG(c, i, i.opsize), jit: jitTestEvGv }),
     row({ mnemonic: 'test', map: 'one', opcode: 0xa8, operands: ['AL', 'Ib'], flags: LOGIC, exec: (c, i) => testAI(c, i, 1) }),
     row({ mnemonic: 'test', map: 'one', opcode: 0xa9, operands: ['rAX', 'Iz'], flags: LOGIC, exec: (c, i) => testAI(c, i, i.opsize) }),
     row({ mnemonic: 'test', map: 'one', opcode: 0xf6, reg: 0, operands: ['Eb', 'Ib'], flags: LOGIC, exec: (c, i) => testEI(c, i, 1) }),
@@ -62,8 +63,8 @@ function unaryRows(): Row[] {
     row({ mnemonic: 'neg', map: 'one', opcode: 0xf7, reg: 3, operands: ['Ev'], flags: ARITH_W, lock: true, exec: (c, i) => negNot(c, i, i.opsize, true) }),
     row({ mnemonic: 'inc', map: 'one', opcode: 0xfe, reg: 0, operands: ['Eb'], flags: INCDEC, lock: true, exec: (c, i) => incDec(c, i, 1, false, i.rm) }),
     row({ mnemonic: 'dec', map: 'one', opcode: 0xfe, reg: 1, operands: ['Eb'], flags: INCDEC, lock: true, exec: (c, i) => incDec(c, i, 1, true, i.rm) }),
-    row({ mnemonic: 'inc', map: 'one', opcode: 0xff, reg: 0, operands: ['Ev'], flags: INCDEC, lock: true, exec: (c, i) => incDec(c, i, i.opsize, false, i.rm) }),
-    row({ mnemonic: 'dec', map: 'one', opcode: 0xff, reg: 1, operands: ['Ev'], flags: INCDEC, lock: true, exec: (c, i) => incDec(c, i, i.opsize, true, i.rm) }),
+    row({ mnemonic: 'inc', map: 'one', opcode: 0xff, reg: 0, operands: ['Ev'], flags: INCDEC, lock: true, exec: (c, i) => incDec(c, i, i.opsize, false, i.rm), jit: jitIncDec(false) }),
+    row({ mnemonic: 'dec', map: 'one', opcode: 0xff, reg: 1, operands: ['Ev'], flags: INCDEC, lock: true, exec: (c, i) => incDec(c, i, i.opsize, true, i.rm), jit: jitIncDec(true) }),
     row({ mnemonic: 'inc', map: 'one', opcode: 0x40, operands: ['Zv'], modes: 'i64', flags: INCDEC, exec: (c, i) => incDec(c, i, i.opsize, false, i.reg) }),
     row({ mnemonic: 'dec', map: 'one', opcode: 0x48, operands: ['Zv'], modes: 'i64', flags: INCDEC, exec: (c, i) => incDec(c, i, i.opsize, true, i.reg) }),
   ];
@@ -73,39 +74,39 @@ function dataRows(): Row[] {
   const ends = true;
   return [
     row({ mnemonic: 'mov', map: 'one', opcode: 0x88, operands: ['Eb', 'Gb'], flags: NO_FLAGS, exec: (c, i) => movEG(c, i, 1) }),
-    row({ mnemonic: 'mov', map: 'one', opcode: 0x89, operands: ['Ev', 'Gv'], flags: NO_FLAGS, exec: (c, i) => movEG(c, i, i.opsize) }),
+    row({ mnemonic: 'mov', map: 'one', opcode: 0x89, operands: ['Ev', 'Gv'], flags: NO_FLAGS, exec: (c, i) => movEG(c, i, i.opsize), jit: jitMovEvGv }),
     row({ mnemonic: 'mov', map: 'one', opcode: 0x8a, operands: ['Gb', 'Eb'], flags: NO_FLAGS, exec: (c, i) => movGE(c, i, 1) }),
-    row({ mnemonic: 'mov', map: 'one', opcode: 0x8b, operands: ['Gv', 'Ev'], flags: NO_FLAGS, exec: (c, i) => movGE(c, i, i.opsize) }),
+    row({ mnemonic: 'mov', map: 'one', opcode: 0x8b, operands: ['Gv', 'Ev'], flags: NO_FLAGS, exec: (c, i) => movGE(c, i, i.opsize), jit: jitMovGvEv }),
     row({ mnemonic: 'mov', map: 'one', opcode: 0xb0, operands: ['Zb', 'Ib'], flags: NO_FLAGS, exec: (c, i) => movZI(c, i, 1) }),
-    row({ mnemonic: 'mov', map: 'one', opcode: 0xb8, operands: ['Zv', 'Iv'], flags: NO_FLAGS, exec: (c, i) => movZI(c, i, i.opsize) }),
+    row({ mnemonic: 'mov', map: 'one', opcode: 0xb8, operands: ['Zv', 'Iv'], flags: NO_FLAGS, exec: (c, i) => movZI(c, i, i.opsize), jit: jitMovZvIv }),
     row({ mnemonic: 'mov', map: 'one', opcode: 0xc6, reg: 0, operands: ['Eb', 'Ib'], flags: NO_FLAGS, exec: (c, i) => movEI(c, i, 1) }),
-    row({ mnemonic: 'mov', map: 'one', opcode: 0xc7, reg: 0, operands: ['Ev', 'Iz'], flags: NO_FLAGS, exec: (c, i) => movEI(c, i, i.opsize) }),
-    row({ mnemonic: 'lea', map: 'one', opcode: 0x8d, mod: 'mem', operands: ['Gv', 'M'], flags: NO_FLAGS, exec: lea }),
-    row({ mnemonic: 'movzx', map: '0f', opcode: 0xb6, operands: ['Gv', 'Eb'], flags: NO_FLAGS, exec: (c, i) => movzx(c, i, 1) }),
-    row({ mnemonic: 'movzx', map: '0f', opcode: 0xb7, operands: ['Gv', 'Ew'], flags: NO_FLAGS, exec: (c, i) => movzx(c, i, 2) }),
-    row({ mnemonic: 'movsx', map: '0f', opcode: 0xbe, operands: ['Gv', 'Eb'], flags: NO_FLAGS, exec: (c, i) => movsx(c, i, 1) }),
-    row({ mnemonic: 'movsx', map: '0f', opcode: 0xbf, operands: ['Gv', 'Ew'], flags: NO_FLAGS, exec: (c, i) => movsx(c, i, 2) }),
-    row({ mnemonic: 'movsxd', map: 'one', opcode: 0x63, operands: ['Gv', 'Ed'], modes: 'o64', flags: NO_FLAGS, exec: movsxd }),
+    row({ mnemonic: 'mov', map: 'one', opcode: 0xc7, reg: 0, operands: ['Ev', 'Iz'], flags: NO_FLAGS, exec: (c, i) => movEI(c, i, i.opsize), jit: jitMovEvIz }),
+    row({ mnemonic: 'lea', map: 'one', opcode: 0x8d, mod: 'mem', operands: ['Gv', 'M'], flags: NO_FLAGS, exec: lea, jit: jitLea }),
+    row({ mnemonic: 'movzx', map: '0f', opcode: 0xb6, operands: ['Gv', 'Eb'], flags: NO_FLAGS, exec: (c, i) => movzx(c, i, 1), jit: jitMovzxB }),
+    row({ mnemonic: 'movzx', map: '0f', opcode: 0xb7, operands: ['Gv', 'Ew'], flags: NO_FLAGS, exec: (c, i) => movzx(c, i, 2), jit: jitMovzxW }),
+    row({ mnemonic: 'movsx', map: '0f', opcode: 0xbe, operands: ['Gv', 'Eb'], flags: NO_FLAGS, exec: (c, i) => movsx(c, i, 1), jit: jitMovsxB }),
+    row({ mnemonic: 'movsx', map: '0f', opcode: 0xbf, operands: ['Gv', 'Ew'], flags: NO_FLAGS, exec: (c, i) => movsx(c, i, 2), jit: jitMovsxW }),
+    row({ mnemonic: 'movsxd', map: 'one', opcode: 0x63, operands: ['Gv', 'Ed'], modes: 'o64', flags: NO_FLAGS, exec: movsxd, jit: jitMovsxd }),
     row({ mnemonic: 'xchg', map: 'one', opcode: 0x86, operands: ['Eb', 'Gb'], flags: NO_FLAGS, lock: true, exec: (c, i) => xchgEG(c, i, 1) }),
     row({ mnemonic: 'xchg', map: 'one', opcode: 0x87, operands: ['Ev', 'Gv'], flags: NO_FLAGS, lock: true, exec: (c, i) => xchgEG(c, i, i.opsize) }),
     // 90 is NOP unless REX.B makes it XCHG r8, rAX; F3 90 is PAUSE (a hint, same effect here).
     row({ mnemonic: 'xchg', map: 'one', opcode: 0x90, operands: ['rAX', 'Zv'], flags: NO_FLAGS, exec: (c, i) => (i.reg === 0 && i.opsize !== 2 && (i.rex & 1) === 0 ? undefined : xchgAZ(c, i)) }),
     row({ name: 'cbw', mnemonic: 'cbw', map: 'one', opcode: 0x98, operands: [], flags: NO_FLAGS, exec: cbw }),
     row({ name: 'cwd', mnemonic: 'cwd', map: 'one', opcode: 0x99, operands: [], flags: NO_FLAGS, exec: cwd }),
-    row({ mnemonic: 'push', map: 'one', opcode: 0x50, operands: ['Zv'], d64: true, flags: NO_FLAGS, exec: pushZ }),
-    row({ mnemonic: 'pop', map: 'one', opcode: 0x58, operands: ['Zv'], d64: true, flags: NO_FLAGS, exec: popZ }),
+    row({ mnemonic: 'push', map: 'one', opcode: 0x50, operands: ['Zv'], d64: true, flags: NO_FLAGS, exec: pushZ, jit: jitPushZ }),
+    row({ mnemonic: 'pop', map: 'one', opcode: 0x58, operands: ['Zv'], d64: true, flags: NO_FLAGS, exec: popZ, jit: jitPopZ }),
     row({ mnemonic: 'push', map: 'one', opcode: 0x68, operands: ['Iz'], d64: true, flags: NO_FLAGS, exec: pushI }),
     row({ mnemonic: 'push', map: 'one', opcode: 0x6a, operands: ['sIb'], d64: true, flags: NO_FLAGS, exec: pushI }),
     row({ mnemonic: 'push', map: 'one', opcode: 0xff, reg: 6, operands: ['Ev'], d64: true, flags: NO_FLAGS, exec: pushE }),
     row({ mnemonic: 'pop', map: 'one', opcode: 0x8f, reg: 0, operands: ['Ev'], d64: true, flags: NO_FLAGS, exec: popE }),
     row({ name: 'leave', mnemonic: 'leave', map: 'one', opcode: 0xc9, operands: [], d64: true, flags: NO_FLAGS, exec: leave }),
-    row({ name: 'nop_Ev', mnemonic: 'nop', map: '0f', opcode: 0x1f, reg: 0, operands: ['Ev'], flags: NO_FLAGS, exec: () => {} }),
-    row({ mnemonic: 'call', map: 'one', opcode: 0xe8, operands: ['Jz'], f64: true, flags: NO_FLAGS, ends, exec: callJ }),
-    row({ mnemonic: 'jmp', map: 'one', opcode: 0xe9, operands: ['Jz'], f64: true, flags: NO_FLAGS, ends, exec: jmpJ }),
-    row({ mnemonic: 'jmp', map: 'one', opcode: 0xeb, operands: ['Jb'], f64: true, flags: NO_FLAGS, ends, exec: jmpJ }),
+    row({ name: 'nop_Ev', mnemonic: 'nop', map: '0f', opcode: 0x1f, reg: 0, operands: ['Ev'], flags: NO_FLAGS, exec: () => {}, jit: jitNop }),
+    row({ mnemonic: 'call', map: 'one', opcode: 0xe8, operands: ['Jz'], f64: true, flags: NO_FLAGS, ends, exec: callJ, jit: jitCall }),
+    row({ mnemonic: 'jmp', map: 'one', opcode: 0xe9, operands: ['Jz'], f64: true, flags: NO_FLAGS, ends, exec: jmpJ, jit: jitJmp }),
+    row({ mnemonic: 'jmp', map: 'one', opcode: 0xeb, operands: ['Jb'], f64: true, flags: NO_FLAGS, ends, exec: jmpJ, jit: jitJmp }),
     row({ mnemonic: 'call', map: 'one', opcode: 0xff, reg: 2, operands: ['Ev'], f64: true, flags: NO_FLAGS, ends, exec: callE }),
     row({ mnemonic: 'jmp', map: 'one', opcode: 0xff, reg: 4, operands: ['Ev'], f64: true, flags: NO_FLAGS, ends, exec: jmpE }),
-    row({ name: 'ret', mnemonic: 'ret', map: 'one', opcode: 0xc3, operands: [], f64: true, flags: NO_FLAGS, ends, exec: (c, i) => ret(c, i, 0) }),
+    row({ name: 'ret', mnemonic: 'ret', map: 'one', opcode: 0xc3, operands: [], f64: true, flags: NO_FLAGS, ends, exec: (c, i) => ret(c, i, 0), jit: jitRet }),
     row({ mnemonic: 'ret', map: 'one', opcode: 0xc2, operands: ['Iw'], f64: true, flags: NO_FLAGS, ends, exec: (c, i) => ret(c, i, i.imm & 0xffff) }),
     ...(['loopne', 'loope', 'loop', 'jrcxz'] as const).map((m, k) =>
       row({ mnemonic: m, map: 'one', opcode: 0xe0 + k, operands: ['Jb'], f64: true, flags: k < 2 ? { read: ZF, write: 0, undefined: 0 } : NO_FLAGS, ends, exec: loopJ }),
@@ -119,8 +120,8 @@ function ccRows(): Row[] {
     const n = CC_NAMES[cc] as string;
     const flags = ccReads(cc);
     rows.push(
-      row({ name: `j${n}_Jb`, mnemonic: `j${n}`, map: 'one', opcode: 0x70 + cc, operands: ['Jb'], f64: true, flags, ends: true, exec: jccJ }),
-      row({ name: `j${n}_Jz`, mnemonic: `j${n}`, map: '0f', opcode: 0x80 + cc, operands: ['Jz'], f64: true, flags, ends: true, exec: jccJ }),
+      row({ name: `j${n}_Jb`, mnemonic: `j${n}`, map: 'one', opcode: 0x70 + cc, operands: ['Jb'], f64: true, flags, ends: true, exec: jccJ, jit: jitJcc }),
+      row({ name: `j${n}_Jz`, mnemonic: `j${n}`, map: '0f', opcode: 0x80 + cc, operands: ['Jz'], f64: true, flags, ends: true, exec: jccJ, jit: jitJcc }),
       row({ name: `set${n}_Eb`, mnemonic: `set${n}`, map: '0f', opcode: 0x90 + cc, operands: ['Eb'], flags, exec: setccE }),
       row({ name: `cmov${n}_Gv_Ev`, mnemonic: `cmov${n}`, map: '0f', opcode: 0x40 + cc, operands: ['Gv', 'Ev'], flags, cpuid: 'cmov', exec: cmovGE }),
     );

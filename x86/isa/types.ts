@@ -29,6 +29,7 @@
  */
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../decoder.js';
+import type { JitGen } from '../jit.js';
 
 export type OpcodeMap = 'one' | '0f' | '0f38' | '0f3a';
 export type MandatoryPrefix = 'none' | '66' | 'f3' | 'f2' | 'any';
@@ -45,11 +46,14 @@ export type ModeValidity = 'any' | 'o64' | 'i64';
  * Sizes: b byte, w word, d dword, q qword, v word/dword/qword by operand size, z word/dword
  * (dword when the operand size is 64), y dword/qword, dq 128 bits, p far pointer.
  * Fixed operands: AL, AX, eAX, rAX, CL, DX (port), 1 (the constant one).
+ * x87 (Intel's instruction-reference notation, SDM vol. 2 §3.1.1.3): ST0 is ST(0), STi is
+ * ST(i) from ModRM.rm; memory operands M32fp, M64fp, M80fp (binary32/64/80), M16int, M32int,
+ * M64int, Menv (m14/28byte), Msave (m94/108byte), Mfxsave (m512byte).
  */
 export type OperandKind =
   | 'Eb' | 'Ew' | 'Ed' | 'Eq' | 'Ev' | 'Ey'
   | 'Gb' | 'Gw' | 'Gd' | 'Gq' | 'Gv' | 'Gy' | 'Gz'
-  | 'M' | 'Mb' | 'Mw' | 'Md' | 'Mq' | 'Mv' | 'Mdq' | 'Mp'
+  | 'M' | 'Mb' | 'Mw' | 'Md' | 'Mq' | 'Mv' | 'My' | 'Mdq' | 'Mp'
   | 'Rd' | 'Rq' | 'Ry' | 'Rv'
   | 'Ib' | 'Iw' | 'Iz' | 'Iv' | 'sIb'
   | 'Jb' | 'Jz'
@@ -58,7 +62,8 @@ export type OperandKind =
   | 'Xb' | 'Xv' | 'Yb' | 'Yv'
   | 'Sw'
   | 'AL' | 'AX' | 'eAX' | 'rAX' | 'CL' | 'DX' | '1'
-  | 'Vdq' | 'Wdq' | 'Udq' | 'Vss' | 'Wss' | 'Vsd' | 'Wsd' | 'Vq' | 'Wq' | 'Vd' | 'Wd';
+  | 'Vdq' | 'Wdq' | 'Udq' | 'Vss' | 'Wss' | 'Vsd' | 'Wsd' | 'Vq' | 'Wq' | 'Vd' | 'Wd'
+  | 'ST0' | 'STi' | 'M32fp' | 'M64fp' | 'M80fp' | 'M16int' | 'M32int' | 'M64int' | 'Menv' | 'Msave' | 'Mfxsave';
 
 /** RFLAGS bits. */
 export const CF = 1 << 0;
@@ -118,6 +123,12 @@ export interface Row {
   readonly ends?: boolean;
   readonly exec: Handler;
   readonly test?: { readonly skip?: string };
+  /**
+   * Optional translation to JavaScript for the block compiler (x86/jit.ts): source text for this
+   * decoded instruction with its operands as constants, or undefined to call `exec` instead.
+   * Must behave exactly like `exec` (the differential tests run both).
+   */
+  readonly jit?: (i: Insn, g: JitGen) => string | undefined;
 }
 
 /** Handler name from mnemonic and operands, by the scheme in the glossary. */

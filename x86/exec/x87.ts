@@ -1,0 +1,1044 @@
+/**
+ * x87 FPU semantics (SDM vol. 1 ch. 8, vol. 2 "FADD" .. "FYL2XP1"): loads and stores, integer
+ * conversions, arithmetic, comparisons, constants, transcendental functions, stack and control
+ * instructions. State and the exact 80-bit conversions live in x87-state.ts; the environment
+ * and save-area instructions in x87-env.ts.
+ *
+ * Flow of a numeric instruction: `begin` raises a pending unmasked exception (#MF) and records
+ * the last-instruction pointers; operands are checked for an empty register (stack fault); the
+ * operation accumulates exception flags in `x.exc`; `signal` folds them into the status word and
+ * says whether the result may be written: an unmasked invalid-operation, denormal or zero-divide
+ * exception leaves the destination and the stack untouched (SDM vol. 1 §8.5).
+ */
+import type { Cpu } from '../cpu.js';
+import type { Insn } from '../decoder.js';
+import { Fault, MF } from '../fault.js';
+import { CF, OF, PF, SF as SF_FLAG, AF, ZF } from '../isa/types.js';
+import { ea } from './operands.js';
+import {
+  BUSY, C0, C1, C2, C3, CC, DE, ES, EXC, IE, K_DENORMAL, K_INF, K_NORMAL, K_QNAN, K_SNAN, K_UNSUPPORTED, K_ZERO,
+  OE, PE, RC_DOWN, RC_NEAREST, RC_UP, RC_ZERO, S_MEM, S_RES, SF, UE, ZE, type X87,
+} from './x87-state.js';
+
+/** Arithmetic operations by the ModRM.reg field of D8/DC memory forms (SDM vol. 2 table A-7). */
+export const OP_ADD = 0;
+export const OP_MUL = 1;
+export const OP_SUB = 4;
+export const OP_SUBR = 5;
+export const OP_DIV = 6;
+export const OP_DIVR = 7;
+
+/** Memory operand formats. */
+export type MemFormat = 'f32' | 'f64' | 'f80' | 'i16' | 'i32' | 'i64';
+
+// ---- common steps ---------------------------------------------------------------------------
+
+/**
+ * Starts an x87 instruction that waits: a pending unmasked exception is raised now as #MF
+ * (SDM vol. 1 §8.6). Non-control instructions record FIP, FOP and FDP (§8.1.8).
+ */
+export function begin(c: Cpu, i: Insn, control: boolean): X87 {
+  const x = c.fpu;
+  if ((x.fsw & ES) !== 0) throw new Fault(MF);
+  x.exc = 0;
+  if (!control) {
+    x.fip = i.addr;
+    x.fop = ((i.opcode & 7) << 8) | (i.modrm & 0xff);
+  }
+  return x;
+}
+
+/** The memory operand's address, also recorded as the last data pointer. */
+function memAddr(c: Cpu, i: Insn): number {
+  const la = ea(c, i);
+  c.fpu.fdp = la;
+  return la;
+}
+
+/**
+ * Folds the flags raised by the instruction into the status word. Returns false when an
+ * unmasked IE, DE or ZE forbids writing the result.
+ */
+export function signal(x: X87): boolean {
+  const e = x.exc;
+  x.exc = 0;
+  if (e === 0) return true;
+  x.fsw |= e;
+  const unmasked = e & ~x.fcw & EXC;
+  if (unmasked !== 0) x.fsw |= ES | BUSY;
+  return (unmasked & (IE | DE | ZE)) === 0;
+}
+
+function setC1(x: X87, on: boolean): void {
+  x.fsw = on ? x.fsw | C1 : x.fsw & ~C1;
+}
+
+/** Stack underflow (SDM vol. 1 §8.5.1.1): IE and SF, C1 cleared. Returns true if masked. */
+function underflow(x: X87): boolean {
+  x.exc |= IE | SF;
+  setC1(x, false);
+  return signal(x);
+}
+
+/** Pushes slot `src`; on stack overflow IE|SF, C1 set, and (masked) the indefinite is pushed. */
+function push(x: X87, src: number): void {
+  const t = (x.top - 1) & 7;
+  if (x.valid[t] !== 0) {
+    x.exc |= IE | SF;
+    setC1(x, true);
+    if (!signal(x)) return;
+    x.top = t;
+    x.setIndefinite(t);
+    return;
+  }
+  x.top = t;
+  x.copy(t, src);
+  x.valid[t] = 1;
+  setC1(x, false);
+}
+
+function pop(x: X87): void {
+  x.valid[x.top] = 0;
+  x.top = (x.top + 1) & 7;
+}
+
+/** Writes slot S_RES to physical register d (after `signal` allowed it), optionally popping. */
+function commit(x: X87, d: number, popAfter: boolean): void {
+  x.copy(d, S_RES);
+  x.valid[d] = 1;
+  if (popAfter) pop(x);
+}
+
+/** Reads a memory operand into S_MEM (flags SNaN/denormal sources in `exc`). */
+function loadMem(c: Cpu, la: number, fmt: MemFormat): void {
+  const x = c.fpu;
+  switch (fmt) {
+    case 'f32':
+      x.setF32Bits(S_MEM, c.read32(la));
+      break;
+    case 'f64': {
+      const lo = c.read64(la);
+      x.setF64Bits(S_MEM, c.hi, lo);
+      break;
+    }
+    case 'f80': {
+      const lo = c.read32(la);
+      const hi = c.read32(la + 4);
+      x.set80(S_MEM, c.read16(la + 8), hi, lo);
+      break;
+    }
+    case 'i16':
+      x.setNumber(S_MEM, (c.read16(la) << 16) >> 16);
+      break;
+    case 'i32':
+      x.setNumber(S_MEM, c.read32(la));
+      break;
+    case 'i64': {
+      const lo = c.read64(la);
+      x.setInt64(S_MEM, lo, c.hi);
+      break;
+    }
+  }
+}
+
+/** The NaN a two-operand instruction returns (SDM vol. 1 table 4-7); IE for SNaN/unsupported. */
+function nanResult(x: X87, a: number, b: number): void {
+  const ka = x.kind(a);
+  const kb = x.kind(b);
+  if (ka === K_UNSUPPORTED || kb === K_UNSUPPORTED) {
+    x.exc |= IE;
+    x.setIndefinite(S_RES);
+    return;
+  }
+  if (ka === K_SNAN || kb === K_SNAN) x.exc |= IE;
+  const aNan = ka === K_QNAN || ka === K_SNAN;
+  const bNan = kb === K_QNAN || kb === K_SNAN;
+  let pick = aNan ? a : b;
+  if (aNan && bNan) {
+    // The larger significand wins; a QNaN beats an SNaN of the same significand.
+    const ah = (x.mhi[a] as number) & 0x3fffffff;
+    const bh = (x.mhi[b] as number) & 0x3fffffff;
+    const al = (x.mlo[a] as number) >>> 0;
+    const bl = (x.mlo[b] as number) >>> 0;
+    if (bh > ah || (bh === ah && (bl > al || (bl === al && ka === K_SNAN && kb === K_QNAN)))) pick = b;
+  }
+  x.copy(S_RES, pick);
+  x.quiet(S_RES);
+  x.v[S_RES] = Number.NaN;
+}
+
+/** For a one-operand operation on slot a: true (and S_RES set) when a is a NaN or unsupported. */
+function nanUnary(x: X87, a: number): boolean {
+  const k = x.kind(a);
+  if (k === K_UNSUPPORTED) {
+    x.exc |= IE;
+    x.setIndefinite(S_RES);
+    return true;
+  }
+  if (k !== K_QNAN && k !== K_SNAN) return false;
+  if (k === K_SNAN) x.exc |= IE;
+  x.copy(S_RES, a);
+  x.quiet(S_RES);
+  return true;
+}
+
+// ---- error terms for correct directed rounding of double results ---------------------------
+
+const SPLIT = 134217729; // 2^27 + 1 (Dekker)
+
+/** The rounding error of p = a*b for a, b in [1, 4): exact (Dekker's two-product). */
+function mulErr(a: number, b: number, p: number): number {
+  let t = SPLIT * a;
+  const ah = t - (t - a);
+  const al = a - ah;
+  t = SPLIT * b;
+  const bh = t - (t - b);
+  const bl = b - bh;
+  return ah * bh - p + ah * bl + al * bh + al * bl;
+}
+
+/**
+ * Rounds a double result r, whose exact value lies on side `errSign` of it, to the precision
+ * and rounding controls, sets PE and C1, and stores r * 2^scale in S_RES. Arithmetic passes
+ * operands scaled into [1, 2) and the exponent separately, so results keep the 80-bit format's
+ * exponent range; overflow and underflow are then detected against that range by `scale80`.
+ * `finite` says the operands were finite (an infinite r is then an overflow).
+ */
+function finish(x: X87, r: number, errSign: number, finite: boolean, scale = 0): void {
+  const rc = x.rc();
+  let up = false;
+  if (!Number.isFinite(r)) {
+    if (finite) {
+      x.exc |= OE | PE;
+      const neg = r < 0;
+      const toInf = rc === RC_NEAREST || (rc === RC_UP && !neg) || (rc === RC_DOWN && neg);
+      if (!toInf) r = neg ? -Number.MAX_VALUE : Number.MAX_VALUE;
+      up = toInf;
+    }
+  } else if ((x.fcw & 0x300) === 0) {
+    const s = roundSingle(x, r, errSign, rc);
+    if (errSign !== 0 || s !== r) {
+      up = Math.abs(s) > Math.abs(r) || (s === r && Math.sign(errSign) === -Math.sign(r));
+      x.exc |= PE;
+    }
+    r = s;
+  } else if (errSign !== 0) {
+    x.exc |= PE;
+    if (rc === RC_DOWN && errSign < 0) r = x.nextDown(r);
+    else if (rc === RC_UP && errSign > 0) r = x.nextUp(r);
+    else if (rc === RC_ZERO && ((r > 0 && errSign < 0) || (r < 0 && errSign > 0))) r = r > 0 ? x.nextDown(r) : x.nextUp(r);
+    // Rounded up in magnitude: the exact value lies between zero and the result.
+    up = rc === RC_NEAREST ? Math.sign(errSign) === -Math.sign(r) : (rc === RC_UP && r > 0) || (rc === RC_DOWN && r < 0);
+  }
+  x.roundedUp = up;
+  x.setNumber(S_RES, r);
+  const kd = x.kind(S_RES);
+  if (scale !== 0 && (kd === K_NORMAL || kd === K_DENORMAL)) {
+    const before = x.exc;
+    x.scale80(S_RES, scale);
+    if ((x.exc & ~before & (OE | UE)) !== 0) up = x.roundedUp;
+  }
+  setC1(x, up);
+}
+
+/**
+ * Precision control "single" (FCW.PC = 00, SDM vol. 1 §8.1.5.2): the significand is rounded to
+ * 24 bits, the exponent range stays. Uses only the sign of the remaining error.
+ */
+function roundSingle(x: X87, r: number, errSign: number, rc: number): number {
+  if (r === 0) return r;
+  const e = x.ilogb(r);
+  const t = x.ldexp(r, 23 - e); // |t| in [2^23, 2^24): exact
+  const neg = t < 0;
+  const m = Math.abs(t);
+  let fl = Math.floor(m);
+  let frac = m - fl;
+  const es = neg ? -errSign : errSign; // error sign on the magnitude
+  if (frac === 0 && es === 0) return r;
+  if (frac === 0 && es < 0) {
+    fl -= 1;
+    frac = 1;
+  }
+  let inc: boolean;
+  if (rc === RC_NEAREST) inc = frac > 0.5 || (frac === 0.5 && (es > 0 || (es === 0 && fl % 2 === 1)));
+  else if (rc === RC_ZERO) inc = false;
+  else inc = (rc === RC_UP) !== neg;
+  const q = inc ? fl + 1 : fl;
+  return x.ldexp(neg ? -q : q, e - 23);
+}
+
+/**
+ * Slot k (finite, non-zero) as a significand rounded to a double in [1, 2] (with sign) and an
+ * exponent, so that arithmetic covers the 80-bit exponent range.
+ */
+function split(x: X87, k: number): number {
+  const m = x.significand(k);
+  return x.isNeg(k) ? -m : m;
+}
+
+/** S_RES = a op b (slots), op one of OP_*. */
+function compute(x: X87, op: number, a: number, b: number): void {
+  let p = a;
+  let q = b;
+  if (op === OP_SUBR || op === OP_DIVR) {
+    p = b;
+    q = a;
+  }
+  const kp = x.kind(p);
+  const kq = x.kind(q);
+  if (kp >= K_QNAN || kq >= K_QNAN) {
+    nanResult(x, a, b);
+    return;
+  }
+  if (kp === K_DENORMAL || kq === K_DENORMAL) x.exc |= DE;
+  const sub = op === OP_SUB || op === OP_SUBR;
+  const numP = kp === K_NORMAL || kp === K_DENORMAL;
+  const numQ = kq === K_NORMAL || kq === K_DENORMAL;
+  if (!numP || !numQ) {
+    // Zeros and infinities: exact in doubles, with IEEE's special cases.
+    const u = x.v[p] as number;
+    const w = x.v[q] as number;
+    let r: number;
+    if (op === OP_ADD || sub) {
+      const wv = sub ? -w : w;
+      r = u + wv;
+      if (r === 0 && !(Object.is(u, 0) && Object.is(wv, 0)) && !(Object.is(u, -0) && Object.is(wv, -0))) r = x.rc() === RC_DOWN ? -0 : 0;
+      if (r === u && numP) {
+        x.copy(S_RES, p); // finite + 0: the operand itself, all 64 bits
+        return;
+      }
+      if (r === wv && numQ) {
+        x.copy(S_RES, q);
+        if (sub) x.se[S_RES] = (x.se[S_RES] as number) ^ 0x8000;
+        x.v[S_RES] = r;
+        return;
+      }
+    } else if (op === OP_MUL) r = u * w;
+    else {
+      r = u / w;
+      if (w === 0 && numP) x.exc |= ZE;
+    }
+    if (Number.isNaN(r)) {
+      x.exc |= IE;
+      x.setIndefinite(S_RES);
+      return;
+    }
+    x.setNumber(S_RES, r);
+    setC1(x, false);
+    return;
+  }
+  const eu = x.exponent(p);
+  const ew = x.exponent(q);
+  const mu = split(x, p);
+  const mw = split(x, q);
+  let r: number;
+  let err = 0;
+  let scale: number;
+  switch (op) {
+    case OP_ADD:
+    case OP_SUB:
+    case OP_SUBR: {
+      const wv = sub ? -mw : mw;
+      scale = Math.max(eu, ew);
+      if (Math.abs(eu - ew) > 66) {
+        // The smaller operand only decides the rounding direction.
+        r = eu > ew ? mu : wv;
+        err = eu > ew ? Math.sign(wv) : Math.sign(mu);
+      } else {
+        const us = x.ldexp(mu, eu - scale);
+        const ws = x.ldexp(wv, ew - scale);
+        r = us + ws;
+        const bv = r - us;
+        err = Math.sign(us - (r - bv) + (ws - bv));
+        if (r === 0 && err === 0) r = x.rc() === RC_DOWN ? -0 : 0;
+      }
+      break;
+    }
+    case OP_MUL:
+      r = mu * mw;
+      err = Math.sign(mulErr(Math.abs(mu), Math.abs(mw), Math.abs(r))) * Math.sign(r);
+      scale = eu + ew;
+      break;
+    default: {
+      r = mu / mw;
+      const p2 = r * mw;
+      err = Math.sign(mu - p2 - mulErr(r, mw, p2)) * Math.sign(mw);
+      scale = eu - ew;
+    }
+  }
+  finish(x, r, err, true, scale);
+}
+
+// ---- loads and stores -----------------------------------------------------------------------
+
+/** FLD m32fp/m64fp/m80fp, FILD m16/m32/m64int (SDM vol. 2 FLD, FILD). */
+export function fldMem(c: Cpu, i: Insn, fmt: MemFormat): void {
+  const x = begin(c, i, false);
+  loadMem(c, memAddr(c, i), fmt);
+  if (fmt === 'f32' || fmt === 'f64') {
+    if (x.kind(S_MEM) === K_SNAN) x.quiet(S_MEM);
+  }
+  if (!signal(x)) return;
+  push(x, S_MEM);
+}
+
+/** FLD ST(i): pushes a copy; an empty source is a stack underflow (masked: the indefinite). */
+export function fldSt(c: Cpu, i: Insn): void {
+  const x = begin(c, i, false);
+  const s = x.phys(i.rm & 7);
+  if (x.valid[s] === 0) {
+    if (!underflow(x)) return;
+    x.setIndefinite(S_MEM);
+  } else x.copy(S_MEM, s);
+  push(x, S_MEM);
+  signal(x);
+}
+
+/** FST/FSTP m32fp/m64fp/m80fp, FIST/FISTP m16/m32/m64int. */
+export function fstMem(c: Cpu, i: Insn, fmt: MemFormat, popAfter: boolean): void {
+  const x = begin(c, i, false);
+  const la = memAddr(c, i);
+  const t = x.top;
+  const empty = x.valid[t] === 0;
+  if (empty) {
+    x.exc |= IE | SF;
+    x.setIndefinite(S_RES);
+  } else x.copy(S_RES, t);
+  let lo = 0;
+  let hi = 0;
+  const size = fmt === 'f32' || fmt === 'i32' ? 4 : fmt === 'i16' ? 2 : fmt === 'f80' ? 10 : 8;
+  switch (fmt) {
+    case 'f32':
+      lo = empty ? 0xffc00000 | 0 : x.toF32Bits(S_RES);
+      break;
+    case 'f64':
+      lo = empty ? 0 : x.toF64Bits(S_RES);
+      hi = empty ? 0xfff80000 | 0 : x.outHi;
+      break;
+    case 'f80':
+      lo = x.mlo[S_RES] as number;
+      hi = x.mhi[S_RES] as number;
+      break;
+    default:
+      lo = x.toInt(S_RES, size);
+      hi = x.outHi;
+  }
+  // An unmasked invalid, overflow or underflow leaves memory alone (SDM vol. 1 §4.9.2).
+  const unmasked = x.exc & ~x.fcw & (IE | OE | UE | DE);
+  if (unmasked === 0) {
+    if (fmt === 'f80') {
+      c.probeWrite(la, 10);
+      c.write64(la, lo, hi);
+      c.write16(la + 8, x.se[S_RES] as number);
+    } else c.write(la, size, lo, hi);
+  }
+  if (empty) setC1(x, false);
+  else setC1(x, (x.exc & PE) !== 0 && x.roundedUp);
+  signal(x);
+  if (unmasked === 0 && popAfter) pop(x);
+}
+
+/** FST/FSTP ST(i). */
+export function fstSt(c: Cpu, i: Insn, popAfter: boolean): void {
+  const x = begin(c, i, false);
+  const d = x.phys(i.rm & 7);
+  if (x.valid[x.top] === 0) {
+    if (!underflow(x)) return;
+    x.setIndefinite(S_RES);
+  } else x.copy(S_RES, x.top);
+  commit(x, d, popAfter);
+}
+
+// ---- arithmetic -----------------------------------------------------------------------------
+
+/** FADD/FMUL/FSUB/FSUBR/FDIV/FDIVR ST(0), m32fp/m64fp, and FIADD.. m16int/m32int. */
+export function arithMem(c: Cpu, i: Insn, op: number, fmt: MemFormat): void {
+  const x = begin(c, i, false);
+  loadMem(c, memAddr(c, i), fmt);
+  const d = x.top;
+  if (x.valid[d] === 0) {
+    if (!underflow(x)) return;
+    x.setIndefinite(d);
+    x.valid[d] = 1;
+    return;
+  }
+  compute(x, op, d, S_MEM);
+  if (signal(x)) commit(x, d, false);
+}
+
+/**
+ * Register forms: `toSti` false is ST(0) = ST(0) op ST(i) (D8), true is ST(i) = ST(i) op ST(0)
+ * (DC, and DE with `popAfter`).
+ */
+export function arithReg(c: Cpu, i: Insn, op: number, toSti: boolean, popAfter: boolean): void {
+  const x = begin(c, i, false);
+  const si = x.phys(i.rm & 7);
+  const d = toSti ? si : x.top;
+  const s = toSti ? x.top : si;
+  if (x.valid[d] === 0 || x.valid[s] === 0) {
+    if (!underflow(x)) return;
+    x.setIndefinite(S_RES);
+    commit(x, d, popAfter);
+    return;
+  }
+  compute(x, op, d, s);
+  if (signal(x)) commit(x, d, popAfter);
+}
+
+// ---- comparisons ----------------------------------------------------------------------------
+
+/** Exact comparison of two slots: -1, 0, 1, or 2 for unordered. */
+function compare(x: X87, a: number, b: number): number {
+  const ka = x.kind(a);
+  const kb = x.kind(b);
+  if (ka >= K_QNAN || kb >= K_QNAN) return 2;
+  if (ka === K_ZERO && kb === K_ZERO) return 0;
+  const na = x.isNeg(a);
+  const nb = x.isNeg(b);
+  if (na !== nb) return na ? -1 : 1;
+  let m = 0;
+  const ea = (x.se[a] as number) & 0x7fff;
+  const eb = (x.se[b] as number) & 0x7fff;
+  if (ea !== eb) m = ea < eb ? -1 : 1;
+  else {
+    const ha = (x.mhi[a] as number) >>> 0;
+    const hb = (x.mhi[b] as number) >>> 0;
+    const la = (x.mlo[a] as number) >>> 0;
+    const lb = (x.mlo[b] as number) >>> 0;
+    if (ha !== hb) m = ha < hb ? -1 : 1;
+    else if (la !== lb) m = la < lb ? -1 : 1;
+  }
+  return na ? -m : m;
+}
+
+/** IE for a comparison: any NaN (ordered forms) or only SNaN (unordered forms); DE for denormals. */
+function compareExceptions(x: X87, a: number, b: number, unordered: boolean): void {
+  const ka = x.kind(a);
+  const kb = x.kind(b);
+  if (ka === K_SNAN || kb === K_SNAN || ka === K_UNSUPPORTED || kb === K_UNSUPPORTED) x.exc |= IE;
+  else if (!unordered && (ka === K_QNAN || kb === K_QNAN)) x.exc |= IE;
+  else if (ka === K_DENORMAL || kb === K_DENORMAL) x.exc |= DE;
+}
+
+/** C3, C2, C0 for a comparison result (SDM vol. 2 FCOM table 3-21). */
+const FCOM_CC = [C0, C3, 0, C3 | C2 | C0];
+const ccOf = (r: number): number => FCOM_CC[r + 1] as number;
+
+function setCompareCc(x: X87, r: number): void {
+  x.fsw = (x.fsw & ~CC) | ccOf(r);
+}
+
+/** FCOM/FCOMP/FUCOM/FUCOMP ST(i), FCOMPP/FUCOMPP (pops = 2, ST(1)), FTST (against 0). */
+function comparePhys(x: X87, s: number, pops: number, unordered: boolean): void {
+  const t = x.top;
+  if (x.valid[t] === 0 || (s >= 0 && s < 8 && x.valid[s] === 0)) {
+    if (!underflow(x)) return;
+    setCompareCc(x, 2);
+  } else {
+    compareExceptions(x, t, s, unordered);
+    const r = compare(x, t, s);
+    if (!signal(x)) return;
+    setCompareCc(x, r);
+  }
+  for (let k = 0; k < pops; k++) pop(x);
+}
+
+export function fcomMem(c: Cpu, i: Insn, fmt: MemFormat, pops: number): void {
+  const x = begin(c, i, false);
+  loadMem(c, memAddr(c, i), fmt);
+  x.exc &= ~IE; // the source's SNaN is reported by the comparison below
+  comparePhys(x, S_MEM, pops, false);
+}
+
+export function fcomReg(c: Cpu, i: Insn, pops: number, unordered: boolean): void {
+  const x = begin(c, i, false);
+  comparePhys(x, x.phys(i.rm & 7), pops, unordered);
+}
+
+/** FCOMPP (DE D9) and FUCOMPP (DA E9): compare with ST(1), pop twice. */
+export function fcompp(c: Cpu, i: Insn, unordered: boolean): void {
+  const x = begin(c, i, false);
+  comparePhys(x, x.phys(1), 2, unordered);
+}
+
+export function ftst(c: Cpu, i: Insn): void {
+  const x = begin(c, i, false);
+  x.setNumber(S_MEM, 0);
+  comparePhys(x, S_MEM, 0, false);
+}
+
+/** FCOMI/FCOMIP/FUCOMI/FUCOMIP: ZF, PF, CF as FCOM's C3, C2, C0; OF, SF, AF cleared. */
+export function fcomi(c: Cpu, i: Insn, popAfter: boolean, unordered: boolean): void {
+  const x = begin(c, i, false);
+  const s = x.phys(i.rm & 7);
+  let r: number;
+  if (x.valid[x.top] === 0 || x.valid[s] === 0) {
+    if (!underflow(x)) return;
+    r = 2;
+  } else {
+    compareExceptions(x, x.top, s, unordered);
+    r = compare(x, x.top, s);
+    if (!signal(x)) return;
+  }
+  setC1(x, false);
+  const bits = r === 2 ? ZF | PF | CF : r === 0 ? ZF : r < 0 ? CF : 0;
+  c.setFlagBits(ZF | PF | CF | OF | SF_FLAG | AF, bits);
+  if (popAfter) pop(x);
+}
+
+/** FXAM (SDM vol. 2 FXAM table 3-45): class of ST(0) in C3, C2, C0; its sign in C1. */
+export function fxam(c: Cpu, i: Insn): void {
+  const x = begin(c, i, false);
+  const t = x.top;
+  let cc: number;
+  if (x.valid[t] === 0) cc = C3 | C0;
+  else {
+    const k = x.kind(t);
+    cc = k === K_UNSUPPORTED ? 0 : k === K_QNAN || k === K_SNAN ? C0 : k === K_NORMAL ? C2 : k === K_INF ? C2 | C0 : k === K_ZERO ? C3 : C3 | C2;
+  }
+  if (x.isNeg(t)) cc |= C1;
+  x.fsw = (x.fsw & ~CC) | cc;
+}
+
+// ---- one-operand operations on ST(0) --------------------------------------------------------
+
+/**
+ * Runs `f` on ST(0) when it holds a number (not empty, not NaN); `f` leaves its result in S_RES.
+ * Empty: stack underflow (masked: the indefinite).
+ */
+function unary(c: Cpu, i: Insn, f: (x: X87, t: number) => void): void {
+  const x = begin(c, i, false);
+  const t = x.top;
+  if (x.valid[t] === 0) {
+    if (!underflow(x)) return;
+    x.setIndefinite(t);
+    x.valid[t] = 1;
+    return;
+  }
+  if (!nanUnary(x, t)) {
+    if (x.kind(t) === K_DENORMAL) x.exc |= DE;
+    f(x, t);
+  }
+  if (signal(x)) commit(x, t, false);
+}
+
+/** FCHS, FABS: sign bit only, exact, no exceptions besides stack underflow. */
+export function fchs(c: Cpu, i: Insn, abs: boolean): void {
+  const x = begin(c, i, false);
+  const t = x.top;
+  if (x.valid[t] === 0) {
+    if (!underflow(x)) return;
+    x.setIndefinite(t);
+    x.valid[t] = 1;
+    return;
+  }
+  const se = x.se[t] as number;
+  x.se[t] = abs ? se & 0x7fff : se ^ 0x8000;
+  x.v[t] = abs ? Math.abs(x.v[t] as number) : -(x.v[t] as number);
+  setC1(x, false);
+}
+
+export function fsqrt(c: Cpu, i: Insn): void {
+  unary(c, i, (x, t) => {
+    const k = x.kind(t);
+    if (x.isNeg(t) && k !== K_ZERO) {
+      x.exc |= IE;
+      x.setIndefinite(S_RES);
+      return;
+    }
+    if (k !== K_NORMAL && k !== K_DENORMAL) {
+      x.copy(S_RES, t); // +-0 and +inf are their own roots
+      return;
+    }
+    // sqrt(m * 2^e) with e made even: the root of m in [1, 4) times 2^(e/2).
+    let e = x.exponent(t);
+    let m = x.significand(t);
+    if ((e & 1) !== 0) {
+      m *= 2;
+      e -= 1;
+    }
+    const r = Math.sqrt(m);
+    const p = r * r;
+    finish(x, r, Math.sign(m - p - mulErr(r, r, p)), true, e / 2);
+  });
+}
+
+/** FRNDINT: exact on the 80-bit value, by the rounding control. */
+export function frndint(c: Cpu, i: Insn): void {
+  unary(c, i, (x, t) => {
+    x.copy(S_RES, t);
+    x.roundToIntegral(S_RES);
+    setC1(x, (x.exc & PE) !== 0 && x.roundedUp);
+  });
+}
+
+/** The largest argument FSIN/FCOS/FSINCOS/FPTAN accept (SDM vol. 2 FSIN: |x| < 2^63). */
+const TRIG_LIMIT = 2 ** 63;
+
+/** Sets C2 for an out-of-range trigonometric operand; true if the operation is done with it. */
+function trigRange(x: X87, t: number): boolean {
+  const k = x.kind(t);
+  if (k === K_INF) return false;
+  if (k === K_NORMAL && Math.abs(x.v[t] as number) >= TRIG_LIMIT) {
+    x.fsw |= C2;
+    return true;
+  }
+  x.fsw &= ~C2;
+  return false;
+}
+
+/** A transcendental result: inexact unless the operand gave an exact one. */
+function approx(x: X87, r: number, exact: boolean): void {
+  if (Number.isNaN(r)) {
+    x.exc |= IE;
+    x.setIndefinite(S_RES);
+    return;
+  }
+  finish(x, r, exact ? 0 : 1, true);
+  x.roundedUp = false;
+  setC1(x, false);
+}
+
+export function ftrig(c: Cpu, i: Insn, f: (v: number) => number): void {
+  const x = begin(c, i, false);
+  const t = x.top;
+  if (x.valid[t] === 0) {
+    if (!underflow(x)) return;
+    x.setIndefinite(t);
+    x.valid[t] = 1;
+    return;
+  }
+  if (x.kind(t) !== K_QNAN && x.kind(t) !== K_SNAN && trigRange(x, t)) return;
+  if (!nanUnary(x, t)) {
+    const u = x.v[t] as number;
+    if (x.kind(t) === K_DENORMAL) x.exc |= DE;
+    approx(x, f(u), u === 0 && f(0) === 0);
+  }
+  if (signal(x)) commit(x, t, false);
+}
+
+/** FPTAN (ST(0) = tan, push 1.0) and FSINCOS (ST(0) = sin, push cos). */
+export function ftrig2(c: Cpu, i: Insn, sincos: boolean): void {
+  const x = begin(c, i, false);
+  const t = x.top;
+  const n = (t - 1) & 7;
+  if (x.valid[t] === 0 || x.valid[n] !== 0) {
+    const over = x.valid[t] !== 0;
+    x.exc |= IE | SF;
+    setC1(x, over);
+    if (!signal(x)) return;
+    x.setIndefinite(t);
+    x.valid[t] = 1;
+    push(x, t);
+    return;
+  }
+  if (x.kind(t) !== K_QNAN && x.kind(t) !== K_SNAN && trigRange(x, t)) return;
+  if (nanUnary(x, t)) {
+    if (!signal(x)) return;
+    commit(x, t, false);
+    push(x, S_RES);
+    return;
+  }
+  const u = x.v[t] as number;
+  if (x.kind(t) === K_DENORMAL) x.exc |= DE;
+  approx(x, sincos ? Math.cos(u) : 1, !sincos);
+  x.copy(S_MEM, S_RES);
+  approx(x, sincos ? Math.sin(u) : Math.tan(u), u === 0);
+  if (!signal(x)) return;
+  commit(x, t, false);
+  push(x, S_MEM);
+}
+
+/** F2XM1: 2^x - 1 for -1 <= x <= 1. */
+export function f2xm1(c: Cpu, i: Insn): void {
+  unary(c, i, (x, t) => {
+    const u = x.v[t] as number;
+    const r = Math.abs(u) < 0.5 ? Math.expm1(u * Math.LN2) : 2 ** u - 1;
+    approx(x, r, u === 0 || Number.isInteger(u) || !Number.isFinite(u));
+  });
+}
+
+/**
+ * Two-operand functions of ST(1) and ST(0) that store into ST(1) and pop: FYL2X, FYL2XP1,
+ * FPATAN (SDM vol. 2).
+ */
+function binaryPop(c: Cpu, i: Insn, f: (x: X87, y: number, v: number) => void): void {
+  const x = begin(c, i, false);
+  const t = x.top;
+  const s = x.phys(1);
+  if (x.valid[t] === 0 || x.valid[s] === 0) {
+    if (!underflow(x)) return;
+    x.setIndefinite(S_RES);
+    commit(x, s, true);
+    return;
+  }
+  if (x.kind(t) >= K_QNAN || x.kind(s) >= K_QNAN) nanResult(x, s, t);
+  else {
+    if (x.kind(t) === K_DENORMAL || x.kind(s) === K_DENORMAL) x.exc |= DE;
+    f(x, x.v[s] as number, x.v[t] as number);
+  }
+  if (signal(x)) commit(x, s, true);
+}
+
+export function fyl2x(c: Cpu, i: Insn, plusOne: boolean): void {
+  binaryPop(c, i, (x, y, v) => {
+    const l = plusOne ? Math.log1p(v) / Math.LN2 : Math.log2(v);
+    const r = y * l;
+    if (!plusOne && v === 0 && y !== 0 && Number.isFinite(y)) x.exc |= ZE;
+    approx(x, r, Number.isInteger(l) || r === 0 || !Number.isFinite(r));
+  });
+}
+
+export function fpatan(c: Cpu, i: Insn): void {
+  binaryPop(c, i, (x, y, v) => {
+    const r = Math.atan2(y, v);
+    approx(x, r, r === 0);
+  });
+}
+
+/** FSCALE: ST(0) * 2^trunc(ST(1)), exact on the 80-bit pattern (SDM vol. 2 FSCALE table 3-46). */
+export function fscale(c: Cpu, i: Insn): void {
+  const x = begin(c, i, false);
+  const t = x.top;
+  const s = x.phys(1);
+  if (x.valid[t] === 0 || x.valid[s] === 0) {
+    if (!underflow(x)) return;
+    x.setIndefinite(t);
+    x.valid[t] = 1;
+    return;
+  }
+  const kt = x.kind(t);
+  const ks = x.kind(s);
+  if (kt >= K_QNAN || ks >= K_QNAN) nanResult(x, t, s);
+  else {
+    if (kt === K_DENORMAL || ks === K_DENORMAL) x.exc |= DE;
+    x.copy(S_RES, t);
+    const n = x.v[s] as number;
+    if (ks === K_INF) {
+      if ((n > 0 && kt === K_ZERO) || (n < 0 && kt === K_INF)) {
+        x.exc |= IE;
+        x.setIndefinite(S_RES);
+      } else if (kt !== K_ZERO && kt !== K_INF) {
+        x.setNumber(S_RES, n > 0 ? (x.isNeg(t) ? -Infinity : Infinity) : x.isNeg(t) ? -0 : 0);
+      }
+    } else if (kt === K_NORMAL || kt === K_DENORMAL) {
+      const k = Math.max(-1e6, Math.min(1e6, Math.trunc(n)));
+      x.scale80(S_RES, k);
+      setC1(x, (x.exc & PE) !== 0 && x.roundedUp);
+    }
+  }
+  if (signal(x)) commit(x, t, false);
+}
+
+/** FXTRACT: ST(0) = exponent, then push the significand (exact, SDM vol. 2 FXTRACT). */
+export function fxtract(c: Cpu, i: Insn): void {
+  const x = begin(c, i, false);
+  const t = x.top;
+  const n = (t - 1) & 7;
+  if (x.valid[t] === 0 || x.valid[n] !== 0) {
+    x.exc |= IE | SF;
+    setC1(x, x.valid[t] !== 0);
+    if (!signal(x)) return;
+    x.setIndefinite(t);
+    x.valid[t] = 1;
+    push(x, t);
+    return;
+  }
+  const k = x.kind(t);
+  if (nanUnary(x, t)) {
+    x.copy(S_MEM, S_RES);
+  } else if (k === K_ZERO) {
+    x.exc |= ZE;
+    x.copy(S_MEM, t);
+    x.setNumber(S_RES, -Infinity);
+  } else if (k === K_INF) {
+    x.copy(S_MEM, t);
+    x.setNumber(S_RES, Infinity);
+  } else {
+    if (k === K_DENORMAL) x.exc |= DE;
+    x.copy(S_MEM, t);
+    x.setNumber(S_RES, x.extractExponent(S_MEM));
+  }
+  if (!signal(x)) return;
+  commit(x, t, false);
+  push(x, S_MEM);
+}
+
+/**
+ * FPREM (truncating) and FPREM1 (IEEE, round to nearest): ST(0) = ST(0) rem ST(1). Complete
+ * when the exponents differ by less than 64; otherwise one partial step reduces the exponent
+ * difference and sets C2 (SDM vol. 2 FPREM). The low quotient bits go to C0, C3, C1.
+ */
+export function fprem(c: Cpu, i: Insn, ieee: boolean): void {
+  const x = begin(c, i, false);
+  const t = x.top;
+  const s = x.phys(1);
+  if (x.valid[t] === 0 || x.valid[s] === 0) {
+    if (!underflow(x)) return;
+    x.setIndefinite(t);
+    x.valid[t] = 1;
+    return;
+  }
+  const kt = x.kind(t);
+  const ks = x.kind(s);
+  let q = 0;
+  let partial = false;
+  if (kt >= K_QNAN || ks >= K_QNAN) nanResult(x, t, s);
+  else if (kt === K_INF || ks === K_ZERO) {
+    x.exc |= IE;
+    x.setIndefinite(S_RES);
+  } else {
+    if (kt === K_DENORMAL || ks === K_DENORMAL) x.exc |= DE;
+    x.copy(S_RES, t);
+    const u = x.v[t] as number;
+    const w = x.v[s] as number;
+    if (kt !== K_ZERO && ks !== K_INF) {
+      const d = x.ilogb(u) - x.ilogb(w);
+      let div = w;
+      if (d >= 64) {
+        // Partial: reduce by w * 2^(d - 32), leaving an exponent difference below 32.
+        partial = true;
+        div = x.ldexp(w, d - 32);
+      }
+      let r = u % div; // fmod is exact
+      const r8 = u % (8 * div);
+      q = Math.round(Math.abs((r8 - r) / div)) & 7;
+      if (ieee && !partial) {
+        const twice = 2 * Math.abs(r);
+        const aw = Math.abs(div);
+        if (twice > aw || (twice === aw && (q & 1) === 1)) {
+          r -= Math.sign(r) * aw;
+          q = (q + 1) & 7;
+        }
+      }
+      x.setNumber(S_RES, r === 0 ? (x.isNeg(t) ? -0 : 0) : r);
+    }
+  }
+  if (!signal(x)) return;
+  commit(x, t, false);
+  x.fsw &= ~CC;
+  if (partial) x.fsw |= C2;
+  else x.fsw |= (q & 4 ? C0 : 0) | (q & 2 ? C3 : 0) | (q & 1 ? C1 : 0);
+}
+
+// ---- constants, stack management, conditional moves ----------------------------------------
+
+/**
+ * Constants (SDM vol. 1 §8.3.8): the 66-bit internal values rounded to 64 bits by the rounding
+ * control. Entries: sign/exponent, significand high, low when rounded down, and whether
+ * rounding to nearest goes up (a rounded-up constant adds 1 to the low half).
+ */
+const CONSTANTS: readonly (readonly [number, number, number, boolean])[] = [
+  [0x3fff, 0x80000000 | 0, 0, false], // 1.0
+  [0x4000, 0xd49a784b | 0, 0xcd1b8afe | 0, false], // log2(10): rounds up only toward +inf
+  [0x3fff, 0xb8aa3b29 | 0, 0x5c17f0bb | 0, true], // log2(e)
+  [0x4000, 0xc90fdaa2 | 0, 0x2168c234 | 0, true], // pi
+  [0x3ffd, 0x9a209a84 | 0, 0xfbcff798 | 0, true], // log10(2)
+  [0x3ffe, 0xb17217f7 | 0, 0xd1cf79ab | 0, true], // ln(2)
+  [0, 0, 0, false], // +0.0
+];
+
+/** FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ (D9 E8..EE: index = rm). */
+export function fldConst(c: Cpu, i: Insn, k: number): void {
+  const x = begin(c, i, false);
+  const e = CONSTANTS[k] as readonly [number, number, number, boolean];
+  const rc = x.rc();
+  // log2(10)'s dropped bits are below one half: only RC up rounds it up. The others' are above
+  // one half: nearest and up round up.
+  const up = k === 1 ? rc === RC_UP : e[3] && (rc === RC_NEAREST || rc === RC_UP);
+  x.set80(S_MEM, e[0], e[1], (e[2] + (up ? 1 : 0)) | 0);
+  push(x, S_MEM);
+  signal(x);
+}
+
+export function fxch(c: Cpu, i: Insn): void {
+  const x = begin(c, i, false);
+  const t = x.top;
+  const s = x.phys(i.rm & 7);
+  if (x.valid[t] === 0 || x.valid[s] === 0) {
+    if (!underflow(x)) return;
+    for (const k of [t, s]) {
+      if (x.valid[k] === 0) {
+        x.setIndefinite(k);
+        x.valid[k] = 1;
+      }
+    }
+  } else setC1(x, false);
+  x.copy(S_RES, t);
+  x.copy(t, s);
+  x.copy(s, S_RES);
+}
+
+export function ffree(c: Cpu, i: Insn): void {
+  const x = begin(c, i, false);
+  x.valid[x.phys(i.rm & 7)] = 0;
+}
+
+export function fincDecStp(c: Cpu, i: Insn, delta: number): void {
+  const x = begin(c, i, false);
+  x.top = (x.top + delta) & 7;
+  setC1(x, false);
+}
+
+export function fnop(c: Cpu, i: Insn): void {
+  begin(c, i, false);
+}
+
+/**
+ * FCMOVcc ST(0), ST(i) (SDM vol. 2 FCMOVcc): `cc` 0-3 is B, E, BE, U (CF, ZF, CF|ZF, PF set);
+ * `negate` gives NB, NE, NBE, NU.
+ */
+export function fcmov(c: Cpu, i: Insn, cc: number, negate: boolean): void {
+  const x = begin(c, i, false);
+  const f = c.getFlags();
+  const mask = cc === 0 ? CF : cc === 1 ? ZF : cc === 2 ? CF | ZF : PF;
+  const cond = ((f & mask) !== 0) !== negate;
+  const t = x.top;
+  const s = x.phys(i.rm & 7);
+  if (x.valid[t] === 0 || x.valid[s] === 0) {
+    if (!underflow(x)) return;
+    x.setIndefinite(t);
+    x.valid[t] = 1;
+    return;
+  }
+  setC1(x, false);
+  if (cond) x.copy(t, s);
+}
+
+// ---- control --------------------------------------------------------------------------------
+
+/** FLDCW: bits 6 (reserved, reads 1) and 8-12 as well as the masks are kept (SDM vol. 1 §8.1.5). */
+export function fldcw(c: Cpu, i: Insn): void {
+  const x = begin(c, i, true);
+  const w = c.read16(ea(c, i));
+  x.fcw = (w & 0x1f3f) | 0x40;
+  x.updateEs();
+}
+
+export function fnstcw(c: Cpu, i: Insn): void {
+  c.fpu.exc = 0;
+  c.write16(ea(c, i), c.fpu.fcw);
+}
+
+export function fnstswMem(c: Cpu, i: Insn): void {
+  c.write16(ea(c, i), c.fpu.status());
+}
+
+export function fnstswAx(c: Cpu): void {
+  c.setReg16(0, c.fpu.status());
+}
+
+/** FNCLEX: exception flags, SF, ES and B cleared; C0-C3 and TOP unchanged. */
+export function fnclex(c: Cpu): void {
+  c.fpu.fsw &= ~(EXC | SF | ES | BUSY);
+}
+
+export function fninit(c: Cpu): void {
+  c.fpu.init();
+}
+
+/** FWAIT: #MF if an unmasked exception is pending (SDM vol. 1 §8.6). */
+export function fwait(c: Cpu): void {
+  if ((c.fpu.fsw & ES) !== 0) throw new Fault(MF);
+}
+

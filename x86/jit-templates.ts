@@ -1,0 +1,247 @@
+/**
+ * JavaScript templates for the hottest rows (see jit.ts). Each returns source for one decoded
+ * instruction, or undefined to fall back to the row's handler: a template covers only the forms
+ * it can do exactly (64-bit mode, 32/64-bit operands, plain segments) and leaves the rest.
+ * The lazy-flag record is written with the same values the handlers write (flags.ts).
+ */
+import type { Insn } from './decoder.js';
+import { LazyOp } from './flags.js';
+import { condSource, hi, lo, type JitGen } from './jit.js';
+
+const TWO32 = 4294967296;
+
+type Template = (i: Insn, g: JitGen) => string | undefined;
+
+/** Only 64-bit mode with a 32- or 64-bit operand size is templated. */
+function plain(i: Insn, g: JitGen): boolean {
+  return g.mode === 64 && (i.opsize === 4 || i.opsize === 8);
+}
+
+/** Source reading the r/m operand into `a`/`ah` (ah only for size 8); declares `la` for memory. */
+function readRm(i: Insn, g: JitGen, v: string): string {
+  if (i.rm >= 0) return i.opsize === 8 ? `const ${v} = ${lo(i.rm)}, ${v}h = ${hi(i.rm)};` : `const ${v} = ${lo(i.rm)};`;
+  return i.opsize === 8
+    ? `${g.ea(i)} const ${v} = c.read64(la), ${v}h = c.hi;`
+    : `${g.ea(i)} const ${v} = c.read32(la);`;
+}
+
+/** Source writing `v`/`vh` to the r/m operand (after readRm when memory: reuses `la`). */
+function writeRm(i: Insn, g: JitGen, v: string, vh: string, haveLa: boolean): string {
+  if (i.rm >= 0) return i.opsize === 8 ? `${lo(i.rm)} = ${v}; ${hi(i.rm)} = ${vh};` : `${lo(i.rm)} = ${v}; ${hi(i.rm)} = 0;`;
+  g.writesMemory();
+  const pre = haveLa ? '' : g.ea(i);
+  return i.opsize === 8 ? `${pre} c.write64(la, ${v}, ${vh});` : `${pre} c.write32(la, ${v});`;
+}
+
+const ALU_KIND: readonly (('add' | 'logic' | 'sub') | undefined)[] = ['add', 'logic', undefined, undefined, 'logic', 'sub', 'logic', 'sub'];
+const ALU_OP = ['+', '|', '', '', '&', '-', '^', '-'];
+
+/**
+ * ALU op with operands in `a`(`ah`) and `b`(`bh`): result in `res`(`resh`), lazy flags recorded,
+ * and the block's flag scratch filled for a following Jcc.
+ */
+function aluCore(op: number, size: 4 | 8, g: JitGen): string | undefined {
+  const kind = ALU_KIND[op];
+  if (kind === undefined) return undefined; // ADC/SBB: the handler reads CF
+  g.setFlagSrc({ kind, size });
+  const sym = ALU_OP[op] as string;
+  if (size === 4) {
+    if (kind === 'logic') {
+      return `const res = a ${sym} b; c.lfOp = ${LazyOp.Logic}; c.lfSize = 4; c.lfA = 0; c.lfB = 0; c.lfR = res; fr = res;`;
+    }
+    const lop = kind === 'add' ? LazyOp.Add : LazyOp.Sub;
+    return `const res = (a ${sym} b) | 0; c.lfOp = ${lop}; c.lfSize = 4; c.lfA = a; c.lfB = b; c.lfR = res; fa = a; fb = b; fr = res;`;
+  }
+  if (kind === 'logic') {
+    return `const res = a ${sym} b, resh = ah ${sym} bh; c.lfOp = ${LazyOp.Logic}; c.lfSize = 8; c.lfA = 0; c.lfAH = 0; c.lfB = 0; c.lfBH = 0; c.lfR = res; c.lfRH = resh; fr = res; frh = resh;`;
+  }
+  const carry =
+    kind === 'add'
+      ? `const s_ = (a >>> 0) + (b >>> 0); const res = s_ | 0, resh = (ah + bh + (s_ > 4294967295 ? 1 : 0)) | 0;`
+      : `const s_ = (a >>> 0) - (b >>> 0); const res = s_ | 0, resh = (ah - bh - (s_ < 0 ? 1 : 0)) | 0;`;
+  const lop = kind === 'add' ? LazyOp.Add : LazyOp.Sub;
+  return (
+    `${carry} c.lfOp = ${lop}; c.lfSize = 8; c.lfA = a; c.lfAH = ah; c.lfB = b; c.lfBH = bh; c.lfR = res; c.lfRH = resh;` +
+    ` fa = a; fah = ah; fb = b; fbh = bh; fr = res; frh = resh;`
+  );
+}
+
+function aluOpOf(i: Insn): number {
+  return i.opcode < 0x40 ? (i.opcode >> 3) & 7 : i.reg & 7;
+}
+
+/** op Ev, Gv (01 09 21 29 31 39). */
+export const jitAluEvGv: Template = (i, g) => {
+  if (!plain(i, g)) return undefined;
+  const op = aluOpOf(i);
+  const size = i.opsize as 4 | 8;
+  const b = size === 8 ? `const b = ${lo(i.reg)}, bh = ${hi(i.reg)};` : `const b = ${lo(i.reg)};`;
+  const core = aluCore(op, size, g);
+  if (core === undefined) return undefined;
+  const rd = readRm(i, g, 'a');
+  return `${b} ${rd} ${core} ${op === 7 ? '' : writeRm(i, g, 'res', 'resh', true)}`;
+};
+
+/** op Gv, Ev (03 0B 23 2B 33 3B). */
+export const jitAluGvEv: Template = (i, g) => {
+  if (!plain(i, g)) return undefined;
+  const op = aluOpOf(i);
+  const size = i.opsize as 4 | 8;
+  const core = aluCore(op, size, g);
+  if (core === undefined) return undefined;
+  const rd = readRm(i, g, 'b');
+  const a = size === 8 ? `const a = ${lo(i.reg)}, ah = ${hi(i.reg)};` : `const a = ${lo(i.reg)};`;
+  const wr = op === 7 ? '' : size === 8 ? `${lo(i.reg)} = res; ${hi(i.reg)} = resh;` : `${lo(i.reg)} = res; ${hi(i.reg)} = 0;`;
+  return `${rd} ${a} ${core} ${wr}`;
+};
+
+/** op Ev, imm (81 /op, 83 /op) and op rAX, Iz (05 0D ...). */
+export const jitAluEvI: Template = (i, g) => {
+  if (!plain(i, g)) return undefined;
+  const op = aluOpOf(i);
+  const size = i.opsize as 4 | 8;
+  const core = aluCore(op, size, g);
+  if (core === undefined) return undefined;
+  const b = size === 8 ? `const b = ${i.imm | 0}, bh = ${i.immHi | 0};` : `const b = ${i.imm | 0};`;
+  const rm = i.opcode < 0x40 ? 0 : i.rm;
+  const j: Insn = rm === i.rm ? i : { ...i, rm };
+  const rd = readRm(j, g, 'a');
+  return `${b} ${rd} ${core} ${op === 7 ? '' : writeRm(j, g, 'res', 'resh', true)}`;
+};
+
+/** TEST Ev, Gv (85). */
+export const jitTestEvGv: Template = (i, g) => {
+  if (!plain(i, g)) return undefined;
+  const size = i.opsize as 4 | 8;
+  const b = size === 8 ? `const b = ${lo(i.reg)}, bh = ${hi(i.reg)};` : `const b = ${lo(i.reg)};`;
+  return `${b} ${readRm(i, g, 'a')} ${aluCore(4, size, g) ?? ''}`;
+};
+
+/** MOV Ev, Gv (89) and MOV Gv, Ev (8B). */
+export const jitMovEvGv: Template = (i, g) => {
+  if (!plain(i, g)) return undefined;
+  if (i.opsize === 8) return writeRm(i, g, lo(i.reg), hi(i.reg), false);
+  return writeRm(i, g, lo(i.reg), '0', false);
+};
+export const jitMovGvEv: Template = (i, g) => {
+  if (!plain(i, g)) return undefined;
+  const rd = readRm(i, g, 'v');
+  return i.opsize === 8 ? `${rd} ${lo(i.reg)} = v; ${hi(i.reg)} = vh;` : `${rd} ${lo(i.reg)} = v; ${hi(i.reg)} = 0;`;
+};
+
+/** MOV Zv, Iv (B8+r) and MOV Ev, Iz (C7 /0). */
+export const jitMovZvIv: Template = (i, g) => {
+  if (!plain(i, g)) return undefined;
+  return `${lo(i.reg)} = ${i.imm | 0}; ${hi(i.reg)} = ${i.opsize === 8 ? i.immHi | 0 : 0};`;
+};
+export const jitMovEvIz: Template = (i, g) => {
+  if (!plain(i, g)) return undefined;
+  return writeRm(i, g, String(i.imm | 0), String(i.opsize === 8 ? i.immHi | 0 : 0), false);
+};
+
+/** LEA Gv, M: the offset, no segment and no canonical check. */
+export const jitLea: Template = (i, g) => {
+  if (!plain(i, g) || i.adsize !== 8 || i.ripRel) {
+    if (plain(i, g) && i.ripRel) {
+      const a = g.next + i.disp;
+      const l = a % TWO32;
+      const lw = l < 0 ? l + TWO32 : l;
+      return i.opsize === 8 ? `${lo(i.reg)} = ${lw | 0}; ${hi(i.reg)} = ${Math.floor(a / TWO32) | 0};` : `${lo(i.reg)} = ${lw | 0}; ${hi(i.reg)} = 0;`;
+    }
+    return undefined;
+  }
+  const l: string[] = [];
+  const h: string[] = [];
+  if (i.base >= 0) {
+    l.push(`(${lo(i.base)} >>> 0)`);
+    h.push(hi(i.base));
+  }
+  if (i.index >= 0) {
+    l.push(`(${lo(i.index)} >>> 0) * ${i.scale}`);
+    h.push(`${hi(i.index)} * ${i.scale}`);
+  }
+  l.push(String(i.disp >>> 0));
+  if (i.disp < 0) h.push('-1');
+  const hiSrc = h.length > 0 ? h.join(' + ') : '0';
+  if (i.opsize === 4) return `${lo(i.reg)} = (${l.join(' + ')}) | 0; ${hi(i.reg)} = 0;`;
+  return `const l_ = ${l.join(' + ')}; const h_ = (${hiSrc} + Math.floor(l_ / ${TWO32})) | 0; ${lo(i.reg)} = l_ | 0; ${hi(i.reg)} = h_;`;
+};
+
+/** PUSH Zv / POP Zv (50+r / 58+r), 64-bit. */
+export const jitPushZ: Template = (i, g) => (g.mode === 64 && i.opsize === 8 ? (g.writesMemory(), `push(c, 8, ${lo(i.reg)}, ${hi(i.reg)});`) : undefined);
+export const jitPopZ: Template = (i, g) => (g.mode === 64 && i.opsize === 8 ? `const v = pop(c, 8); ${lo(i.reg)} = v; ${hi(i.reg)} = c.hi;` : undefined);
+
+function target(i: Insn, g: JitGen): number | undefined {
+  const t = g.next + i.imm;
+  return g.mode === 64 && t < 0x800000000000 && t >= -0x800000000000 ? t : undefined;
+}
+
+/** JMP rel / Jcc rel / CALL rel with a canonical constant target. */
+export const jitJmp: Template = (i, g) => {
+  const t = target(i, g);
+  return t === undefined ? undefined : `c.rip = ${t};`;
+};
+export const jitJcc: Template = (i, g) => {
+  const t = target(i, g);
+  if (t === undefined) return undefined;
+  return `c.rip = (${condSource(i.opcode & 15, g.flagSrc)}) ? ${t} : ${g.next};`;
+};
+export const jitCall: Template = (i, g) => {
+  const t = target(i, g);
+  if (t === undefined) return undefined;
+  g.writesMemory();
+  const n = g.next;
+  const nl = n % TWO32;
+  return `push(c, 8, ${(nl < 0 ? nl + TWO32 : nl) | 0}, ${Math.floor(n / TWO32) | 0}); c.rip = ${t};`;
+};
+/** RET (C3), 64-bit: the target is checked before RSP moves, as the handler does. */
+export const jitRet: Template = (i, g) =>
+  g.mode === 64 && i.opsize === 8 ? `const t_ = peek(c, 8); c.jump(c.hi * ${TWO32} + (t_ >>> 0)); adjustSp(c, 8);` : undefined;
+
+/** MOVZX Gv, Eb/Ew and MOVSX Gv, Eb/Ew. */
+function ext(from: 1 | 2, signed: boolean): Template {
+  return (i, g) => {
+    if (!plain(i, g)) return undefined;
+    let read: string;
+    if (i.rm >= 0) {
+      if (from === 1 && i.rm >= 16) read = `((${lo(i.rm - 16)} >> 8) & 0xff)`;
+      else read = from === 1 ? `(${lo(i.rm)} & 0xff)` : `(${lo(i.rm)} & 0xffff)`;
+    } else read = from === 1 ? `c.read8(la)` : `c.read16(la)`;
+    const pre = i.rm >= 0 ? '' : g.ea(i);
+    const shift = from === 1 ? 24 : 16;
+    const v = signed ? `((${read} << ${shift}) >> ${shift})` : read;
+    const h = signed && i.opsize === 8 ? 'v >> 31' : '0';
+    return `${pre} const v = ${v}; ${lo(i.reg)} = v; ${hi(i.reg)} = ${h === '0' ? '0' : h};`;
+  };
+}
+export const jitMovzxB = ext(1, false);
+export const jitMovzxW = ext(2, false);
+export const jitMovsxB = ext(1, true);
+export const jitMovsxW = ext(2, true);
+
+/** MOVSXD Gv, Ed with REX.W. */
+export const jitMovsxd: Template = (i, g) => {
+  if (g.mode !== 64 || i.opsize !== 8) return undefined;
+  const pre = i.rm >= 0 ? '' : g.ea(i);
+  const read = i.rm >= 0 ? lo(i.rm) : 'c.read32(la)';
+  return `${pre} const v = ${read}; ${lo(i.reg)} = v; ${hi(i.reg)} = v >> 31;`;
+};
+
+/** INC/DEC Ev register forms (FF /0, /1): CF is preserved, so it is read first. */
+export function jitIncDec(dec: boolean): Template {
+  return (i, g) => {
+    if (!plain(i, g) || i.rm < 0) return undefined;
+    const op = dec ? LazyOp.Dec : LazyOp.Inc;
+    if (i.opsize === 4) {
+      return `const cf = c.getCF(); const a = ${lo(i.rm)}; const res = (a ${dec ? '-' : '+'} 1) | 0; c.lfOp = ${op}; c.lfSize = 4; c.lfA = a; c.lfB = 1; c.lfR = res; c.lfCin = cf; ${lo(i.rm)} = res; ${hi(i.rm)} = 0;`;
+    }
+    const carry = dec ? `(ah - (a === 0 ? 1 : 0)) | 0` : `(ah + (a === -1 ? 1 : 0)) | 0`;
+    return (
+      `const cf = c.getCF(); const a = ${lo(i.rm)}, ah = ${hi(i.rm)}; const res = (a ${dec ? '-' : '+'} 1) | 0, resh = ${carry};` +
+      ` c.lfOp = ${op}; c.lfSize = 8; c.lfA = a; c.lfAH = ah; c.lfB = 1; c.lfBH = 0; c.lfR = res; c.lfRH = resh; c.lfCin = cf; ${lo(i.rm)} = res; ${hi(i.rm)} = resh;`
+    );
+  };
+}
+
+/** NOP forms. */
+export const jitNop: Template = () => '';

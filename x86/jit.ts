@@ -1,0 +1,179 @@
+/**
+ * The block compiler: turns a hot decoded block into one JavaScript function.
+ *
+ * Each instruction whose row has a `jit` template becomes straight-line source with its
+ * registers, immediates and RIP-relative addresses as constants; any other instruction becomes a
+ * direct call of its handler (`H[k](c, I[k])`), so every row works compiled. V8 then optimises
+ * the block as a unit: no dispatch, no decoded-record loads, constant register indices.
+ *
+ * Invariants the generated code keeps, so that a compiled block is indistinguishable from the
+ * interpreter (the differential tests run both):
+ *  - `c.insnStart` holds the executing instruction's address before anything can fault, and
+ *    `c.retired` counts exactly the instructions completed (a fault leaves it before the
+ *    faulting one);
+ *  - RIP is materialised before every handler call and at every exit;
+ *  - after anything that may write memory the block stops if it invalidated itself (SMC).
+ * Same-block flag fusion: when a Jcc directly follows the CMP/SUB/TEST/AND/ADD that set its
+ * flags, the condition is computed from that instruction's operands, not from RFLAGS (the lazy
+ * flag record is still written, so later readers see the same state).
+ */
+import type { Cpu } from './cpu.js';
+import type { Insn } from './decoder.js';
+import { NO_REG } from './decoder.js';
+import { cond, pop, push, peek, adjustSp } from './exec/control.js';
+import { ea } from './exec/operands.js';
+import { Fault } from './fault.js';
+
+/** What the previous instruction in the block left in the block's flag scratch variables. */
+export interface FlagSrc {
+  /** sub: fa - fb = fr (CMP/SUB); logic: fr = result, CF=OF=0 (TEST/AND/OR/XOR); add: fa + fb. */
+  readonly kind: 'sub' | 'logic' | 'add';
+  readonly size: 4 | 8;
+}
+
+export interface JitGen {
+  /** Index of the instruction in its block (H[k], I[k]). */
+  readonly k: number;
+  /** RIP of the next instruction. */
+  readonly next: number;
+  readonly mode: 64 | 32 | 16;
+  /** Flag producer immediately before this instruction, if any. */
+  readonly flagSrc: FlagSrc | undefined;
+  /** Declare what this instruction leaves in fa/fb/fr (fah/fbh/frh for 64-bit) for a following Jcc. */
+  setFlagSrc(src: FlagSrc): void;
+  /** Source that declares `const la` = the memory operand's linear address (faulting as `ea` does). */
+  ea(i: Insn): string;
+  /** The instruction writes memory: the block checks for self-invalidation after it. */
+  writesMemory(): void;
+}
+
+const TWO32 = 4294967296;
+
+/** Runtime helpers the generated code may call; bound once per compiled block. */
+const RT = { cond, pop, push, peek, adjustSp, ea, Fault };
+
+export type CompiledBlock = (c: Cpu) => void;
+
+/** Canonical 48-bit address (bits 63..47 equal). */
+function canonical(a: number): boolean {
+  return a < 0x800000000000 && a >= -0x800000000000;
+}
+
+function eaSource(i: Insn, k: number, next: number, mode: number): string {
+  if (mode !== 64 || i.adsize !== 8 || i.seg >= 4) return `const la = ea(c, I[${k}]);`;
+  if (i.ripRel) {
+    const a = next + i.disp;
+    // A non-canonical constant address faults at run time exactly as the interpreter would.
+    return canonical(a) ? `const la = ${a};` : `const la = ea(c, I[${k}]);`;
+  }
+  const lo: string[] = [];
+  const hi: string[] = [];
+  if (i.base !== NO_REG) {
+    lo.push(`(r[${i.base * 2}] >>> 0)`);
+    hi.push(`r[${i.base * 2 + 1}]`);
+  }
+  if (i.index !== NO_REG) {
+    lo.push(i.scale === 1 ? `(r[${i.index * 2}] >>> 0)` : `(r[${i.index * 2}] >>> 0) * ${i.scale}`);
+    hi.push(i.scale === 1 ? `r[${i.index * 2 + 1}]` : `r[${i.index * 2 + 1}] * ${i.scale}`);
+  }
+  if (i.disp !== 0 || lo.length === 0) {
+    // The low half takes disp as unsigned; its sign goes to the high half.
+    lo.push(String(i.disp >>> 0));
+    if (i.disp < 0) hi.push('-1');
+  }
+  const vec = i.seg === 2 ? 12 : 13;
+  return (
+    `const l_ = ${lo.join(' + ')}; const h_ = (${hi.length > 0 ? hi.join(' + ') : '0'} + Math.floor(l_ / ${TWO32})) | 0;` +
+    ` if ((h_ >> 15) !== (h_ >> 31)) throw new Fault(${vec}, 0);` +
+    ` const la = h_ * ${TWO32} + (l_ >>> 0);`
+  );
+}
+
+/** Compiles a decoded block; undefined when the block is not worth compiling. */
+export function compileBlock(insns: readonly Insn[], mode: 64 | 32 | 16): CompiledBlock | undefined {
+  const wrap = (v: number): number => (mode === 64 ? v : mode === 32 ? v >>> 0 : v & 0xffff);
+  let src = '';
+  let flagSrc: FlagSrc | undefined;
+  let ended = false;
+  for (let k = 0; k < insns.length; k++) {
+    const i = insns[k] as Insn;
+    const next = wrap(i.addr + i.len);
+    let nextFlagSrc: FlagSrc | undefined;
+    let writes = false;
+    const g: JitGen = {
+      k,
+      next,
+      mode,
+      flagSrc,
+      setFlagSrc: (s) => {
+        nextFlagSrc = s;
+      },
+      ea: (x) => eaSource(x, k, next, mode),
+      writesMemory: () => {
+        writes = true;
+      },
+    };
+    const body = i.row.jit?.(i, g);
+    src += `c.insnStart = ${i.addr};\n`;
+    if (body === undefined) {
+      // Handler call: it sees RIP at the next instruction, as in the interpreter.
+      src += `c.rip = ${next}; H[${k}](c, I[${k}]); c.retired++;\n`;
+      src += `if (c.blockBroken || c.stopRequested) return;\n`;
+      flagSrc = undefined;
+      if (i.row.ends === true) ended = true;
+      continue;
+    }
+    src += `{ ${body} }\nc.retired++;\n`;
+    if (writes) src += `if (c.blockBroken) { c.rip = ${next}; return; }\n`;
+    flagSrc = nextFlagSrc;
+    // Templates of block-ending instructions set c.rip themselves.
+    if (i.row.ends === true) ended = true;
+  }
+  if (!ended) {
+    const last = insns[insns.length - 1] as Insn;
+    src += `c.rip = ${wrap(last.addr + last.len)};\n`;
+  }
+  const factory = new Function(
+    'H',
+    'I',
+    'RT',
+    `"use strict"; const { cond, pop, push, peek, adjustSp, ea, Fault } = RT;\n` +
+      `return function block(c) { const r = c.r; let fa = 0, fb = 0, fr = 0, fah = 0, fbh = 0, frh = 0;\n${src}};`,
+  ) as (h: readonly Insn['exec'][], insns: readonly Insn[], rt: typeof RT) => CompiledBlock;
+  return factory(
+    insns.map((i) => i.exec),
+    insns,
+    RT,
+  );
+}
+
+// ---- template helpers shared by the rows ---------------------------------------------------
+
+/** `r[..]` of a register's low / high half. */
+export const lo = (n: number): string => `r[${n * 2}]`;
+export const hi = (n: number): string => `r[${n * 2 + 1}]`;
+
+/** The condition for Jcc/SETcc code `cc`, fused with the block's previous flag producer if possible. */
+export function condSource(cc: number, src: FlagSrc | undefined): string {
+  const neg = (cc & 1) !== 0;
+  const base = cc >> 1;
+  let e: string | undefined;
+  if (src?.size === 4) {
+    if (src.kind === 'sub') {
+      e = [undefined, '(fa >>> 0) < (fb >>> 0)', 'fr === 0', '(fa >>> 0) <= (fb >>> 0)', 'fr < 0', undefined, 'fa < fb', 'fa <= fb'][base];
+    } else if (src.kind === 'logic') {
+      e = [undefined, 'false', 'fr === 0', 'fr === 0', 'fr < 0', undefined, 'fr < 0', 'fr <= 0'][base];
+    }
+  } else if (src?.size === 8) {
+    if (src.kind === 'sub') {
+      const ult = '((fah >>> 0) < (fbh >>> 0) || (fah === fbh && (fa >>> 0) < (fb >>> 0)))';
+      const eq = '(fr === 0 && frh === 0)';
+      const slt = '(fah < fbh || (fah === fbh && (fa >>> 0) < (fb >>> 0)))';
+      e = [undefined, ult, eq, `(${ult} || ${eq})`, 'frh < 0', undefined, slt, `(${slt} || ${eq})`][base];
+    } else if (src.kind === 'logic') {
+      e = [undefined, 'false', '(fr === 0 && frh === 0)', '(fr === 0 && frh === 0)', 'frh < 0', undefined, 'frh < 0', '(frh < 0 || (fr === 0 && frh === 0))'][base];
+    }
+  }
+  if (e === undefined) return `cond(c, ${cc})`;
+  return neg ? `!(${e})` : e;
+}
