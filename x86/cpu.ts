@@ -50,8 +50,6 @@ interface Block {
   fn: CompiledBlock | undefined;
 }
 
-/** Executions after which a block is compiled to JavaScript. */
-const JIT_THRESHOLD = 20;
 
 /** Direct-mapped TLB size (entries per access kind). */
 const TLB_SIZE = 256;
@@ -96,6 +94,8 @@ export class Cpu {
   retired = 0;
   /** Compile hot blocks to JavaScript (x86/jit.ts); off runs everything in the interpreter. */
   jit = true;
+  /** Executions after which a block is compiled (1: compile on first use, for tests). */
+  jitThreshold = 20;
   /** Set by a hook to leave `run` after the current instruction. */
   stopRequested = false;
 
@@ -508,7 +508,7 @@ export class Cpu {
         block.fn(this);
         continue;
       }
-      if (this.jit && ++block.hits >= JIT_THRESHOLD) {
+      if (this.jit && ++block.hits >= this.jitThreshold) {
         block.fn = compileBlock(block.insns, this.mode);
         if (block.fn !== undefined) {
           block.fn(this);
