@@ -97,9 +97,11 @@ export function parseElf(bytes: Uint8Array, file: string): ElfFile {
     const s = shoff + i * shentsize;
     if (s + shentsize > bytes.length) bad(`section header ${i} beyond end of file`);
     nameOffsets.push(u32(s));
+    // SHT_NOBITS (.bss) has no file bytes, and its offset may lie past the end of the file.
+    const nobits = u32(s + 4) === 8;
     const sec = in64
-      ? { type: u32(s + 4), flags: u64(s + 8), addr: u64(s + 16), offset: off(s + 24), size: Number(u64(s + 32)) }
-      : { type: u32(s + 4), flags: BigInt(u32(s + 8)), addr: BigInt(u32(s + 12)), offset: off(s + 16), size: u32(s + 20) };
+      ? { type: u32(s + 4), flags: u64(s + 8), addr: u64(s + 16), offset: nobits ? Number(u64(s + 24)) : off(s + 24), size: Number(u64(s + 32)) }
+      : { type: u32(s + 4), flags: BigInt(u32(s + 8)), addr: BigInt(u32(s + 12)), offset: nobits ? u32(s + 16) : off(s + 16), size: u32(s + 20) };
     // SHT_NOBITS (8) occupies no file space
     if (sec.type !== 8 && sec.offset + sec.size > bytes.length) bad(`section ${i} extends beyond end of file`);
     raw.push(sec);

@@ -42,8 +42,14 @@ export interface CpuHooks {
 }
 
 interface Block {
+  readonly rip: number;
   readonly insns: readonly Insn[];
   readonly page: number;
+  /** False once invalidated (successor links may still point at it). */
+  live: boolean;
+  /** The last two blocks executed after this one (successor cache). */
+  succA: Block | undefined;
+  succB: Block | undefined;
   /** Executions so far, until it is compiled. */
   hits: number;
   /** The compiled form (x86/jit.ts), once the block is hot. */
@@ -52,7 +58,7 @@ interface Block {
 
 
 /** Direct-mapped TLB size (entries per access kind). */
-const TLB_SIZE = 256;
+const TLB_SIZE = 4096;
 const MAX_BLOCK = 64;
 
 export class Cpu {
@@ -421,13 +427,18 @@ export class Cpu {
   private invalidatePage(page: number): void {
     const rips = this.codePages.get(page);
     if (rips === undefined) return;
-    for (const rip of rips) this.blocks.delete(rip);
+    for (const rip of rips) {
+      const b = this.blocks.get(rip);
+      if (b !== undefined) b.live = false;
+      this.blocks.delete(rip);
+    }
     this.codePages.delete(page);
     this.blockBroken = true;
   }
 
   /** Forgets every decoded block (the driver changed code behind the CPU's back, e.g. a mapping). */
   invalidateAllCode(): void {
+    for (const b of this.blocks.values()) b.live = false;
     this.blocks.clear();
     this.codePages.clear();
     this.flushTlb();
@@ -451,7 +462,7 @@ export class Cpu {
       la += insn.len;
       if (insn.row.ends === true || insns.length >= MAX_BLOCK || pageOf(la) !== page || pageOf(la - 1) !== page) break;
     }
-    const block: Block = { insns, page, hits: 0, fn: undefined };
+    const block: Block = { rip, insns, page, live: true, succA: undefined, succB: undefined, hits: 0, fn: undefined };
     this.blocks.set(rip, block);
     let set = this.codePages.get(page);
     if (set === undefined) {
@@ -499,10 +510,32 @@ export class Cpu {
     return this.retired - start;
   }
 
+  /**
+   * The block at RIP: first the successors remembered on the previous block (a branch has at
+   * most two, and loops and calls keep hitting them), else the block map, else a new one.
+   */
+  private nextBlock(prev: Block | undefined): Block {
+    const rip = this.rip;
+    if (prev !== undefined) {
+      const a = prev.succA;
+      if (a !== undefined && a.rip === rip && a.live) return a;
+      const b = prev.succB;
+      if (b !== undefined && b.rip === rip && b.live) return b;
+    }
+    const block = this.blocks.get(rip) ?? this.translate(rip);
+    if (prev !== undefined) {
+      prev.succB = prev.succA;
+      prev.succA = block;
+    }
+    return block;
+  }
+
   private runBlocks(end: number): void {
     const mask = this.mode === 64 ? 0 : this.mode === 32 ? 1 : 2;
+    let prev: Block | undefined;
     while (!this.stopRequested && this.retired < end) {
-      const block = this.blocks.get(this.rip) ?? this.translate(this.rip);
+      const block = this.nextBlock(prev);
+      prev = block;
       this.blockBroken = false;
       if (block.fn !== undefined) {
         block.fn(this);

@@ -167,9 +167,34 @@ export const jitLea: Template = (i, g) => {
   return `const l_ = ${l.join(' + ')}; const h_ = (${hiSrc} + Math.floor(l_ / ${TWO32})) | 0; ${lo(i.reg)} = l_ | 0; ${hi(i.reg)} = h_;`;
 };
 
+/**
+ * 64-bit stack pointer arithmetic inline: `sp_` is the new RSP's linear address, `nl_`/`nh_` its
+ * halves; a non-canonical stack address is #SS(0) (SDM vol. 3 §6.15), checked before any store.
+ */
+function stackAt(delta: number): string {
+  const d = delta < 0 ? `- ${-delta}` : `+ ${delta}`;
+  return (
+    `const nl_ = (r[8] >>> 0) ${d}; const nh_ = (r[9] + Math.floor(nl_ / ${TWO32})) | 0;` +
+    ` if ((nh_ >> 15) !== (nh_ >> 31)) throw new Fault(12, 0); const sp_ = nh_ * ${TWO32} + (nl_ >>> 0);`
+  );
+}
+
+/** PUSH of a 64-bit value given as two source expressions (read before RSP moves). */
+function push64(vlo: string, vhi: string): string {
+  return `const pl_ = ${vlo}, ph_ = ${vhi}; ${stackAt(-8)} c.write64(sp_, pl_, ph_); r[8] = nl_ | 0; r[9] = nh_;`;
+}
+
 /** PUSH Zv / POP Zv (50+r / 58+r), 64-bit. */
-export const jitPushZ: Template = (i, g) => (g.mode === 64 && i.opsize === 8 ? (g.writesMemory(), `push(c, 8, ${lo(i.reg)}, ${hi(i.reg)});`) : undefined);
-export const jitPopZ: Template = (i, g) => (g.mode === 64 && i.opsize === 8 ? `const v = pop(c, 8); ${lo(i.reg)} = v; ${hi(i.reg)} = c.hi;` : undefined);
+export const jitPushZ: Template = (i, g) => {
+  if (g.mode !== 64 || i.opsize !== 8) return undefined;
+  g.writesMemory();
+  return push64(lo(i.reg), hi(i.reg));
+};
+/** POP: RSP moves before the register is written, so `pop %rsp` loads the popped value. */
+export const jitPopZ: Template = (i, g) => {
+  if (g.mode !== 64 || i.opsize !== 8) return undefined;
+  return `${stackAt(0)} const v = c.read64(sp_), vh = c.hi; const ql_ = nl_ + 8; r[8] = ql_ | 0; r[9] = (nh_ + Math.floor(ql_ / ${TWO32})) | 0; ${lo(i.reg)} = v; ${hi(i.reg)} = vh;`;
+};
 
 function target(i: Insn, g: JitGen): number | undefined {
   const t = g.next + i.imm;
@@ -192,11 +217,13 @@ export const jitCall: Template = (i, g) => {
   g.writesMemory();
   const n = g.next;
   const nl = n % TWO32;
-  return `push(c, 8, ${(nl < 0 ? nl + TWO32 : nl) | 0}, ${Math.floor(n / TWO32) | 0}); c.rip = ${t};`;
+  return `${push64(String((nl < 0 ? nl + TWO32 : nl) | 0), String(Math.floor(n / TWO32) | 0))} c.rip = ${t};`;
 };
-/** RET (C3), 64-bit: the target is checked before RSP moves, as the handler does. */
+/** RET (C3), 64-bit: the target is checked (c.jump) before RSP moves, as the handler does. */
 export const jitRet: Template = (i, g) =>
-  g.mode === 64 && i.opsize === 8 ? `const t_ = peek(c, 8); c.jump(c.hi * ${TWO32} + (t_ >>> 0)); adjustSp(c, 8);` : undefined;
+  g.mode === 64 && i.opsize === 8
+    ? `${stackAt(0)} const t_ = c.read64(sp_); c.jump(c.hi * ${TWO32} + (t_ >>> 0)); const ql_ = nl_ + 8; r[8] = ql_ | 0; r[9] = (nh_ + Math.floor(ql_ / ${TWO32})) | 0;`
+    : undefined;
 
 /** MOVZX Gv, Eb/Ew and MOVSX Gv, Eb/Ew. */
 function ext(from: 1 | 2, signed: boolean): Template {

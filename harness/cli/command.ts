@@ -50,6 +50,11 @@ export interface CommandSpec<O = Record<string, unknown>> {
   readonly name: string;
   readonly describe: string;
   readonly options: OptionTable<O>;
+  /**
+   * The command passes arguments on to something else (`x86 run PROGRAM ARGS..`): unknown flags
+   * are kept as words of the variadic positional, and everything after `--` is appended to it.
+   */
+  readonly passThrough?: boolean;
   /** Returns the process exit status (0 when omitted). Throws `UserError` for user mistakes. */
   run(options: O, io: CliIo): Promise<number | void>;
 }

@@ -66,6 +66,9 @@ function registerSpec(y: Argv, spec: CommandSpec<never>, io: CliIo, outcome: Out
     commandString(spec),
     spec.describe,
     (b) => {
+      if (spec.passThrough === true) {
+        b.parserConfiguration({ ...PARSER_CONFIG, 'unknown-options-as-args': true, 'populate--': true });
+      }
       for (const [key, o] of Object.entries(table)) {
         const common = {
           describe: o.describe,
@@ -94,6 +97,10 @@ function registerSpec(y: Argv, spec: CommandSpec<never>, io: CliIo, outcome: Out
           throw new UserError('bad-option', `--${flagName(key)} expects a number`);
         }
         if (v !== undefined) opts[key] = v;
+        const rest = (argv as Record<string, unknown>)['--'];
+        if (spec.passThrough === true && o.positional === true && o.type === 'array' && Array.isArray(rest)) {
+          opts[key] = [...((v as unknown[] | undefined) ?? []), ...rest].map(String);
+        }
       }
       const status = await spec.run(opts as never, io);
       outcome.status = status ?? 0;
@@ -101,11 +108,13 @@ function registerSpec(y: Argv, spec: CommandSpec<never>, io: CliIo, outcome: Out
   );
 }
 
+/** Flags are read back by their kebab-case name; no `--no-x` negations are offered. */
+const PARSER_CONFIG = { 'camel-case-expansion': false, 'boolean-negation': false } as const;
+
 export function buildParser(modules: readonly CommandModule[], io: CliIo, outcome: Outcome): Argv {
   let y: Argv = yargs()
     .scriptName('xenlab')
-    // Flags are read back by their kebab-case name; no `--no-x` negations are offered.
-    .parserConfiguration({ 'camel-case-expansion': false, 'boolean-negation': false })
+    .parserConfiguration(PARSER_CONFIG)
     .usage('xenlab: test operating systems ported to Xen\n\nUsage: xenlab <command> [options]')
     .version(packageVersion())
     .option('debug', { type: 'boolean', describe: 'Show stack traces and debug diagnostics' })
