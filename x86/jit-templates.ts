@@ -45,6 +45,14 @@ function aluCore(op: number, size: 4 | 8, g: JitGen): string | undefined {
   if (kind === undefined) return undefined; // ADC/SBB: the handler reads CF
   g.setFlagSrc({ kind, size });
   const sym = ALU_OP[op] as string;
+  if (g.flagsDead) {
+    // Nobody can observe this instruction's flags: compute the result and the Jcc scratch only.
+    if (size === 4) return kind === 'logic' ? `const res = a ${sym} b; fr = res;` : `const res = (a ${sym} b) | 0; fa = a; fb = b; fr = res;`;
+    if (kind === 'logic') return `const res = a ${sym} b, resh = ah ${sym} bh; fr = res; frh = resh;`;
+    return kind === 'add'
+      ? `const s_ = (a >>> 0) + (b >>> 0); const res = s_ | 0, resh = (ah + bh + (s_ > 4294967295 ? 1 : 0)) | 0; fa = a; fah = ah; fb = b; fbh = bh; fr = res; frh = resh;`
+      : `const s_ = (a >>> 0) - (b >>> 0); const res = s_ | 0, resh = (ah - bh - (s_ < 0 ? 1 : 0)) | 0; fa = a; fah = ah; fb = b; fbh = bh; fr = res; frh = resh;`;
+  }
   if (size === 4) {
     if (kind === 'logic') {
       return `const res = a ${sym} b; c.lfOp = ${LazyOp.Logic}; c.lfSize = 4; c.lfA = 0; c.lfB = 0; c.lfR = res; fr = res;`;
@@ -193,6 +201,7 @@ export const jitPushZ: Template = (i, g) => {
 /** POP: RSP moves before the register is written, so `pop %rsp` loads the popped value. */
 export const jitPopZ: Template = (i, g) => {
   if (g.mode !== 64 || i.opsize !== 8) return undefined;
+  g.mayFault();
   return `${stackAt(0)} const v = c.read64(sp_), vh = c.hi; const ql_ = nl_ + 8; r[8] = ql_ | 0; r[9] = (nh_ + Math.floor(ql_ / ${TWO32})) | 0; ${lo(i.reg)} = v; ${hi(i.reg)} = vh;`;
 };
 
@@ -221,7 +230,7 @@ export const jitCall: Template = (i, g) => {
 };
 /** RET (C3), 64-bit: the target is checked (c.jump) before RSP moves, as the handler does. */
 export const jitRet: Template = (i, g) =>
-  g.mode === 64 && i.opsize === 8
+  g.mode === 64 && i.opsize === 8 && (g.mayFault(), true)
     ? `${stackAt(0)} const t_ = c.read64(sp_); c.jump(c.hi * ${TWO32} + (t_ >>> 0)); const ql_ = nl_ + 8; r[8] = ql_ | 0; r[9] = (nh_ + Math.floor(ql_ / ${TWO32})) | 0;`
     : undefined;
 

@@ -23,6 +23,7 @@ import { NO_REG } from './decoder.js';
 import { cond, pop, push, peek, adjustSp } from './exec/control.js';
 import { ea } from './exec/operands.js';
 import { Fault } from './fault.js';
+import { ARITH } from './isa/types.js';
 
 /** What the previous instruction in the block left in the block's flag scratch variables. */
 export interface FlagSrc {
@@ -45,6 +46,13 @@ export interface JitGen {
   ea(i: Insn): string;
   /** The instruction writes memory: the block checks for self-invalidation after it. */
   writesMemory(): void;
+  /** The instruction may raise a fault (stack access, checked jump): its address is recorded first. */
+  mayFault(): void;
+  /**
+   * A later instruction of the block overwrites all arithmetic flags before anything can read
+   * them or fault: the lazy-flag record need not be written (the fused-Jcc scratch still is).
+   */
+  readonly flagsDead: boolean;
 }
 
 const TWO32 = 4294967296;
@@ -89,9 +97,44 @@ function eaSource(i: Insn, k: number, next: number, mode: number): string {
   );
 }
 
+/** Rows whose templates write all six arithmetic flags without reading any (ADD/SUB/CMP/logic/TEST). */
+function writesAllFlags(i: Insn): boolean {
+  const f = i.row.flags;
+  return i.row.jit !== undefined && f.read === 0 && (f.write & ARITH) === ARITH && FULL_WRITERS.has(i.row.mnemonic);
+}
+const FULL_WRITERS = new Set(['add', 'sub', 'cmp', 'and', 'or', 'xor', 'test']);
+
+/** The instruction has a memory operand (so its template may fault). */
+function touchesMemory(i: Insn): boolean {
+  return i.rm < 0 && i.row.operands.some((o) => /^(E|M)/.test(o)) && i.row.mnemonic !== 'lea';
+}
+
+/**
+ * For each instruction, whether its lazy-flag record is dead: a later instruction of the block
+ * overwrites all six flags before anything can read them or fault (a fault must see them).
+ * Only register-only templated instructions without flag reads may stand in between.
+ */
+function deadFlags(insns: readonly Insn[]): boolean[] {
+  const dead = insns.map(() => false);
+  for (let k = 0; k < insns.length; k++) {
+    for (let j = k + 1; j < insns.length; j++) {
+      const x = insns[j] as Insn;
+      const quiet = x.row.jit !== undefined && x.row.flags.read === 0 && !touchesMemory(x) && x.row.ends !== true && !STACK.has(x.row.mnemonic);
+      if (!quiet) break;
+      if (writesAllFlags(x)) {
+        dead[k] = true;
+        break;
+      }
+    }
+  }
+  return dead;
+}
+const STACK = new Set(['push', 'pop', 'call', 'ret', 'inc', 'dec']);
+
 /** Compiles a decoded block; undefined when the block is not worth compiling. */
 export function compileBlock(insns: readonly Insn[], mode: 64 | 32 | 16): CompiledBlock | undefined {
   const wrap = (v: number): number => (mode === 64 ? v : mode === 32 ? v >>> 0 : v & 0xffff);
+  const dead = deadFlags(insns);
   let src = '';
   let flagSrc: FlagSrc | undefined;
   let ended = false;
@@ -100,30 +143,41 @@ export function compileBlock(insns: readonly Insn[], mode: 64 | 32 | 16): Compil
     const next = wrap(i.addr + i.len);
     let nextFlagSrc: FlagSrc | undefined;
     let writes = false;
+    let faults = false;
     const g: JitGen = {
       k,
       next,
       mode,
       flagSrc,
+      flagsDead: dead[k] === true,
       setFlagSrc: (s) => {
         nextFlagSrc = s;
       },
-      ea: (x) => eaSource(x, k, next, mode),
+      ea: (x) => {
+        faults = true;
+        return eaSource(x, k, next, mode);
+      },
       writesMemory: () => {
         writes = true;
+        faults = true;
+      },
+      mayFault: () => {
+        faults = true;
       },
     };
     const body = i.row.jit?.(i, g);
-    src += `c.insnStart = ${i.addr};\n`;
     if (body === undefined) {
-      // Handler call: it sees RIP at the next instruction, as in the interpreter.
-      src += `c.rip = ${next}; H[${k}](c, I[${k}]); c.retired++;\n`;
+      // Handler call: it sees RIP at the next instruction and an exact retired count, as in
+      // the interpreter.
+      src += `c.insnStart = ${i.addr}; c.retired += n; n = 0; c.rip = ${next}; H[${k}](c, I[${k}]); n = 1;\n`;
       src += `if (c.blockBroken || c.stopRequested) return;\n`;
       flagSrc = undefined;
       if (i.row.ends === true) ended = true;
       continue;
     }
-    src += `{ ${body} }\nc.retired++;\n`;
+    // Only an instruction that can fault needs its address recorded (the fault restarts it).
+    if (faults) src += `c.insnStart = ${i.addr};\n`;
+    src += `{ ${body} }\nn++;\n`;
     if (writes) src += `if (c.blockBroken) { c.rip = ${next}; return; }\n`;
     flagSrc = nextFlagSrc;
     // Templates of block-ending instructions set c.rip themselves.
@@ -133,12 +187,15 @@ export function compileBlock(insns: readonly Insn[], mode: 64 | 32 | 16): Compil
     const last = insns[insns.length - 1] as Insn;
     src += `c.rip = ${wrap(last.addr + last.len)};\n`;
   }
+  // `n` counts instructions completed since the last flush into c.retired; the finally clause
+  // flushes it on every exit, a fault included (the faulting instruction never counted).
   const factory = new Function(
     'H',
     'I',
     'RT',
     `"use strict"; const { cond, pop, push, peek, adjustSp, ea, Fault } = RT;\n` +
-      `return function block(c) { const r = c.r; let fa = 0, fb = 0, fr = 0, fah = 0, fbh = 0, frh = 0;\n${src}};`,
+      `return function block(c) { const r = c.r; let n = 0; let fa = 0, fb = 0, fr = 0, fah = 0, fbh = 0, frh = 0;\n` +
+      `try {\n${src}} finally { c.retired += n; }\n};`,
   ) as (h: readonly Insn['exec'][], insns: readonly Insn[], rt: typeof RT) => CompiledBlock;
   return factory(
     insns.map((i) => i.exec),
