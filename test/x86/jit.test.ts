@@ -36,7 +36,7 @@ const insn: fc.Arbitrary<number[]> = fc.oneof(
   // a handler fallback (shl r, imm8) and a flag reader (adc) mixed in
   fc.tuple(reg, fc.integer({ min: 0, max: 63 })).map(([r, n]) => [rex(true, 0, r), 0xc1, 0xe0 | (r & 7), n]),
   // a load from the data page through rbx (rbx is pinned to DATA by the setup when used)
-  fc.constant([0x48, 0x8b, 0x03]),
+  fc.constant<number[]>([0x48, 0x8b, 0x03]),
   // a conditional forward jump over the next instruction (2-byte nop)
   fc.integer({ min: 0, max: 15 }).map((cc) => [0x70 + cc, 0x02, 0x66, 0x90]),
 );
