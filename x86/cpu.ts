@@ -456,6 +456,8 @@ export class Cpu {
         // A fault while decoding a later instruction belongs to that instruction: end the block
         // before it, so the instructions before it run and the fault is raised at the right RIP.
         if (insns.length > 0 && e instanceof Fault) break;
+        // At the block's first instruction the fault is that instruction's (run() restores RIP from insnStart).
+        this.insnStart = rip;
         throw e;
       }
       insns.push(insn);

@@ -336,7 +336,9 @@ export function decode(c: Cpu, la: number): Insn {
     scale,
     disp,
     ripRel,
-    seg: segOverride >= 0 ? segOverride : defaultSeg,
+    // In 64-bit mode ES/CS/SS/DS overrides are null prefixes: the default segment stays (it
+    // decides #SS versus #GP for a non-canonical address).
+    seg: segOverride >= 0 && (mode !== 64 || segOverride >= FS) ? segOverride : defaultSeg,
     segOverride,
     imm,
     imm2,

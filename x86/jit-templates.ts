@@ -18,11 +18,13 @@ function plain(i: Insn, g: JitGen): boolean {
 }
 
 /** Source reading the r/m operand into `a`/`ah` (ah only for size 8); declares `la` for memory. */
-function readRm(i: Insn, g: JitGen, v: string): string {
+function readRm(i: Insn, g: JitGen, v: string, rmw = false): string {
   if (i.rm >= 0) return i.opsize === 8 ? `const ${v} = ${lo(i.rm)}, ${v}h = ${hi(i.rm)};` : `const ${v} = ${lo(i.rm)};`;
+  // Read-modify-write: the write is checked first (a page that is not present faults as a write).
+  const probe = rmw ? ` c.probeWrite(la, ${i.opsize});` : '';
   return i.opsize === 8
-    ? `${g.ea(i)} const ${v} = c.read64(la), ${v}h = c.hi;`
-    : `${g.ea(i)} const ${v} = c.read32(la);`;
+    ? `${g.ea(i)}${probe} const ${v} = c.read64(la), ${v}h = c.hi;`
+    : `${g.ea(i)}${probe} const ${v} = c.read32(la);`;
 }
 
 /** Source writing `v`/`vh` to the r/m operand (after readRm when memory: reuses `la`). */
@@ -78,6 +80,85 @@ function aluOpOf(i: Insn): number {
   return i.opcode < 0x40 ? (i.opcode >> 3) & 7 : i.reg & 7;
 }
 
+// ---- byte forms ---------------------------------------------------------------------------
+
+/** Byte register read: 0-15 low bytes, 16-19 AH/CH/DH/BH. */
+function reg8(n: number): string {
+  return n < 16 ? `(${lo(n)} & 0xff)` : `((${lo(n - 16)} >> 8) & 0xff)`;
+}
+function setReg8(n: number, v: string): string {
+  return n < 16 ? `${lo(n)} = (${lo(n)} & ~0xff) | ((${v}) & 0xff);` : `${lo(n - 16)} = (${lo(n - 16)} & ~0xff00) | (((${v}) & 0xff) << 8);`;
+}
+
+/** Byte ALU (00-3B byte forms, 80 /op): operands `a`, `b` zero-extended; lazy record as alu() writes it. */
+function aluCore8(op: number, g: JitGen): string | undefined {
+  const kind = ALU_KIND[op];
+  if (kind === undefined) return undefined;
+  g.setFlagSrc({ kind, size: 1 });
+  const sym = ALU_OP[op] as string;
+  const res = kind === 'logic' ? `a ${sym} b` : `(a ${sym} b) | 0`;
+  const lop = kind === 'logic' ? LazyOp.Logic : kind === 'add' ? LazyOp.Add : LazyOp.Sub;
+  const rec = g.flagsDead
+    ? ''
+    : kind === 'logic'
+      ? `c.lfOp = ${lop}; c.lfSize = 1; c.lfA = 0; c.lfB = 0; c.lfR = res;`
+      : `c.lfOp = ${lop}; c.lfSize = 1; c.lfA = a; c.lfB = b; c.lfR = res;`;
+  return `const res = ${res}; ${rec} fa = a; fb = b; fr = res;`;
+}
+
+function aluByte(i: Insn, g: JitGen, form: 'EG' | 'GE' | 'EI'): string | undefined {
+  if (g.mode !== 64) return undefined;
+  const op = aluOpOf(i);
+  const core = aluCore8(op, g);
+  if (core === undefined) return undefined;
+  const rmIsDest = form !== 'GE';
+  // Read-modify-write of memory: the write is checked first (see readRm).
+  const pre = i.rm >= 0 ? '' : `${g.ea(i)}${rmIsDest && op !== 7 ? ' c.probeWrite(la, 1);' : ''}`;
+  const rmRead = i.rm >= 0 ? reg8(i.rm) : 'c.read8(la)';
+  const other = form === 'EI' ? String(i.imm & 0xff) : reg8(i.reg);
+  const [a, b] = rmIsDest ? [rmRead, other] : [other, rmRead];
+  let write = '';
+  if (op !== 7) {
+    if (!rmIsDest) write = setReg8(i.reg, 'res');
+    else if (i.rm >= 0) write = setReg8(i.rm, 'res');
+    else {
+      g.writesMemory();
+      write = `c.write8(la, res);`;
+    }
+  }
+  return `${pre} const a = ${a}, b = ${b}; ${core} ${write}`;
+}
+export const jitAluEbGb: Template = (i, g) => aluByte(i, g, 'EG');
+export const jitAluGbEb: Template = (i, g) => aluByte(i, g, 'GE');
+export const jitAluEbIb: Template = (i, g) => aluByte(i, g, 'EI');
+
+/** TEST Eb, Gb (84). */
+export const jitTestEbGb: Template = (i, g) => {
+  if (g.mode !== 64) return undefined;
+  const pre = i.rm >= 0 ? '' : g.ea(i);
+  return `${pre} const a = ${i.rm >= 0 ? reg8(i.rm) : 'c.read8(la)'}, b = ${reg8(i.reg)}; ${aluCore8(4, g) ?? ''}`;
+};
+
+/** MOV Eb, Gb (88), MOV Gb, Eb (8A), MOV Eb, Ib (C6), MOV Zb, Ib (B0+r). */
+export const jitMovEbGb: Template = (i, g) => {
+  if (g.mode !== 64) return undefined;
+  if (i.rm >= 0) return setReg8(i.rm, reg8(i.reg));
+  g.writesMemory();
+  return `${g.ea(i)} c.write8(la, ${reg8(i.reg)});`;
+};
+export const jitMovGbEb: Template = (i, g) => {
+  if (g.mode !== 64) return undefined;
+  if (i.rm >= 0) return setReg8(i.reg, reg8(i.rm));
+  return `${g.ea(i)} const v = c.read8(la); ${setReg8(i.reg, 'v')}`;
+};
+export const jitMovEbIb: Template = (i, g) => {
+  if (g.mode !== 64) return undefined;
+  if (i.rm >= 0) return setReg8(i.rm, String(i.imm & 0xff));
+  g.writesMemory();
+  return `${g.ea(i)} c.write8(la, ${i.imm & 0xff});`;
+};
+export const jitMovZbIb: Template = (i, g) => (g.mode === 64 ? setReg8(i.reg, String(i.imm & 0xff)) : undefined);
+
 /** op Ev, Gv (01 09 21 29 31 39). */
 export const jitAluEvGv: Template = (i, g) => {
   if (!plain(i, g)) return undefined;
@@ -86,7 +167,7 @@ export const jitAluEvGv: Template = (i, g) => {
   const b = size === 8 ? `const b = ${lo(i.reg)}, bh = ${hi(i.reg)};` : `const b = ${lo(i.reg)};`;
   const core = aluCore(op, size, g);
   if (core === undefined) return undefined;
-  const rd = readRm(i, g, 'a');
+  const rd = readRm(i, g, 'a', op !== 7);
   return `${b} ${rd} ${core} ${op === 7 ? '' : writeRm(i, g, 'res', 'resh', true)}`;
 };
 
@@ -113,7 +194,7 @@ export const jitAluEvI: Template = (i, g) => {
   const b = size === 8 ? `const b = ${i.imm | 0}, bh = ${i.immHi | 0};` : `const b = ${i.imm | 0};`;
   const rm = i.opcode < 0x40 ? 0 : i.rm;
   const j: Insn = rm === i.rm ? i : { ...i, rm };
-  const rd = readRm(j, g, 'a');
+  const rd = readRm(j, g, 'a', op !== 7);
   return `${b} ${rd} ${core} ${op === 7 ? '' : writeRm(j, g, 'res', 'resh', true)}`;
 };
 

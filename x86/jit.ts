@@ -29,7 +29,7 @@ import { ARITH } from './isa/types.js';
 export interface FlagSrc {
   /** sub: fa - fb = fr (CMP/SUB); logic: fr = result, CF=OF=0 (TEST/AND/OR/XOR); add: fa + fb. */
   readonly kind: 'sub' | 'logic' | 'add';
-  readonly size: 4 | 8;
+  readonly size: 1 | 4 | 8;
 }
 
 export interface JitGen {
@@ -131,6 +131,18 @@ function deadFlags(insns: readonly Insn[]): boolean[] {
 }
 const STACK = new Set(['push', 'pop', 'call', 'ret', 'inc', 'dec']);
 
+/** Iterations a self-looping block runs before returning to the dispatcher. */
+const SELF_LOOP_MAX = 4095;
+
+/** The block ends with a templated relative JMP/Jcc whose target is the block's first instruction. */
+function selfLoop(insns: readonly Insn[], mode: number): boolean {
+  const last = insns[insns.length - 1] as Insn;
+  const first = insns[0] as Insn;
+  const rel = last.row.operands[0] === 'Jb' || last.row.operands[0] === 'Jz';
+  const isBranch = /^j/.test(last.row.mnemonic) && last.row.mnemonic !== 'jrcxz';
+  return mode === 64 && rel && isBranch && last.row.jit !== undefined && last.addr + last.len + last.imm === first.addr;
+}
+
 /** Compiles a decoded block; undefined when the block is not worth compiling. */
 export function compileBlock(insns: readonly Insn[], mode: 64 | 32 | 16): CompiledBlock | undefined {
   const wrap = (v: number): number => (mode === 64 ? v : mode === 32 ? v >>> 0 : v & 0xffff);
@@ -183,9 +195,14 @@ export function compileBlock(insns: readonly Insn[], mode: 64 | 32 | 16): Compil
     // Templates of block-ending instructions set c.rip themselves.
     if (i.row.ends === true) ended = true;
   }
+  const last = insns[insns.length - 1] as Insn;
   if (!ended) {
-    const last = insns[insns.length - 1] as Insn;
     src += `c.rip = ${wrap(last.addr + last.len)};\n`;
+  } else if (selfLoop(insns, mode)) {
+    // A block that branches back to its own start loops inside the function (bounded, so the
+    // run loop still gets control regularly) instead of returning to the dispatcher each time.
+    const start = (insns[0] as Insn).addr;
+    src = `for (let it_ = 0; ; it_++) {\n${src}if (c.rip !== ${start} || it_ >= ${SELF_LOOP_MAX}) break;\n}\n`;
   }
   // `n` counts instructions completed since the last flush into c.retired; the finally clause
   // flushes it on every exit, a fault included (the faulting instruction never counted).
@@ -215,7 +232,16 @@ export function condSource(cc: number, src: FlagSrc | undefined): string {
   const neg = (cc & 1) !== 0;
   const base = cc >> 1;
   let e: string | undefined;
-  if (src?.size === 4) {
+  if (src?.size === 1) {
+    // Byte operands are zero-extended in fa/fb; the result is untruncated in fr.
+    const sa = '((fa << 24) >> 24)';
+    const sb = '((fb << 24) >> 24)';
+    if (src.kind === 'sub') {
+      e = [undefined, 'fa < fb', '(fr & 0xff) === 0', 'fa <= fb', '(fr & 0x80) !== 0', undefined, `${sa} < ${sb}`, `${sa} <= ${sb}`][base];
+    } else if (src.kind === 'logic') {
+      e = [undefined, 'false', '(fr & 0xff) === 0', '(fr & 0xff) === 0', '(fr & 0x80) !== 0', undefined, '(fr & 0x80) !== 0', '((fr & 0xff) === 0 || (fr & 0x80) !== 0)'][base];
+    }
+  } else if (src?.size === 4) {
     if (src.kind === 'sub') {
       e = [undefined, '(fa >>> 0) < (fb >>> 0)', 'fr === 0', '(fa >>> 0) <= (fb >>> 0)', 'fr < 0', undefined, 'fa < fb', 'fa <= fb'][base];
     } else if (src.kind === 'logic') {

@@ -33,6 +33,16 @@ const insn: fc.Arbitrary<number[]> = fc.oneof(
   fc.tuple(reg, reg).map(([a, b]) => [rex(false, a, b), 0x0f, 0xb6, modrmRR(a, b)]),
   fc.tuple(reg, reg).map(([a, b]) => [rex(true, a, b), 0x0f, 0xbf, modrmRR(a, b)]),
   fc.tuple(reg, reg).map(([a, b]) => [rex(false, 0, a), 0x50 + (a & 7), rex(false, 0, b), 0x58 + (b & 7)]),
+  // byte forms: op Eb,Gb / Gb,Eb with and without REX (AH..BH vs SPL..DIL), 80 /op Eb,Ib, test, mov
+  fc.tuple(fc.integer({ min: 0, max: 7 }), fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 })).map(([op, withRex, dir, a, b]) =>
+    withRex ? [0x40, op * 8 + (dir ? 2 : 0), modrmRR(a, b)] : [op * 8 + (dir ? 2 : 0), modrmRR(a, b)]),
+  fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 255 })).map(([op, b, imm]) => [0x80, 0xc0 | (op << 3) | b, imm]),
+  fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 })).map(([a, b]) => [0x84, modrmRR(a, b)]),
+  fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 7 })).map(([a, b]) => [0x88, modrmRR(a, b)]),
+  fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 255 })).map(([r, imm]) => [0xb0 + r, imm]),
+  // byte store and compare through rbx
+  fc.integer({ min: 0, max: 255 }).map((imm) => [0xc6, 0x03, imm]),
+  fc.integer({ min: 0, max: 255 }).map((imm) => [0x80, 0x3b, imm]),
   // a handler fallback (shl r, imm8) and a flag reader (adc) mixed in
   fc.tuple(reg, fc.integer({ min: 0, max: 63 })).map(([r, n]) => [rex(true, 0, r), 0xc1, 0xe0 | (r & 7), n]),
   // a load from the data page through rbx (rbx is pinned to DATA by the setup when used)
@@ -50,7 +60,7 @@ interface Final {
   mem: number[];
 }
 
-function run(code: number[], regs: number[], jit: boolean, faultAt?: number): Final {
+function run(code: number[], regs: number[], jit: boolean, faultAt?: number, limit = 10_000): Final {
   const m = new FlatMemory();
   m.map(CODE, 8192, PROT_R | PROT_X);
   m.map(DATA, 4096, PROT_R | PROT_W);
@@ -64,7 +74,7 @@ function run(code: number[], regs: number[], jit: boolean, faultAt?: number): Fi
   c.setReg64(4, DATA + 0x10800, 0);
   c.setReg64(3, faultAt ?? DATA + 8, 0);
   c.rip = CODE;
-  c.run(10_000);
+  c.run(limit);
   const out: number[] = [];
   for (let n = 0; n < 16; n++) out.push(c.reg64lo(n), c.reg64hi(n));
   return {
@@ -89,6 +99,25 @@ describe('block compiler = interpreter', () => {
         expect(a.fault).toMatch(/^#GP\(0\)$|^#PF/);
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('self-looping blocks (loop inside the compiled function) count and exit like the interpreter', () => {
+    fc.assert(
+      fc.property(fc.array(insn, { maxLength: 10 }), fc.integer({ min: 1, max: 9000 }), fc.array(fc.integer(), { minLength: 16, maxLength: 16 }), (body, count, regs) => {
+        // L: body; dec r15d; jnz L  (r15 = count); bodies that clobber r15 may not finish.
+        const flat = body.flat().filter(() => true);
+        const code = [...flat, 0x41, 0xff, 0xcf, 0x0f, 0x85];
+        const rel = -(code.length + 4);
+        code.push(rel & 0xff, (rel >> 8) & 0xff, (rel >> 16) & 0xff, (rel >>> 24) & 0xff);
+        const r = [...regs];
+        r[15] = count;
+        const a = run(code, r, false, undefined, 1_000_000);
+        fc.pre(a.fault === '#GP(0)');
+        const b = run(code, r, true, undefined, 1_000_000);
+        expect(b).toEqual(a);
+      }),
+      { numRuns: 100 },
     );
   });
 

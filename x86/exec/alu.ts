@@ -135,6 +135,9 @@ function aluE(c: Cpu, i: Insn, size: number, useImm: boolean): void {
     return;
   }
   const la = ea(c, i);
+  // Read-modify-write: the write is checked first, so a page that is not present faults as a
+  // write (#PF error code W), as on hardware.
+  if (op !== AluOp.Cmp) c.probeWrite(la, size);
   const a = c.read(la, size);
   const r = alu(c, op, size, a, c.hi, b, bh);
   if (op !== AluOp.Cmp) writeE(c, i, size, r, c.hi, la);
@@ -203,6 +206,7 @@ export function testAI(c: Cpu, i: Insn, size: number): void {
 export function incDec(c: Cpu, i: Insn, size: number, dec: boolean, reg: number): void {
   const cf = c.getCF();
   const la = reg >= 0 ? 0 : ea(c, i);
+  if (reg < 0) c.probeWrite(la, size); // RMW: a write fault first (see aluE)
   const a = reg >= 0 ? c.getReg(reg, size) : c.read(la, size);
   const ah = c.hi;
   let r: number;
@@ -228,6 +232,7 @@ export function incDec(c: Cpu, i: Insn, size: number, dec: boolean, reg: number)
 /** NEG and NOT of the r/m operand. */
 export function negNot(c: Cpu, i: Insn, size: number, neg: boolean): void {
   const la = i.rm >= 0 ? 0 : ea(c, i);
+  if (i.rm < 0) c.probeWrite(la, size); // RMW: a write fault first (see aluE)
   const a = i.rm >= 0 ? c.getReg(i.rm, size) : c.read(la, size);
   const ah = c.hi;
   let r: number;

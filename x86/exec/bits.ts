@@ -76,9 +76,9 @@ function btEG(c: Cpu, i: Insn, op: BitOp): void {
   else if (size === 4) word = b >> 5;
   else word = bh * 67108864 + (b >>> 6); // floor(bh:b / 64), exact unless hugely out of range
   const la = eaPlus(c, i, word * size);
+  if (op !== BitOp.Test) c.probeWrite(la, size); // RMW: a write fault first
   const v = c.read(la, size);
   const vh = c.hi;
-  if (op !== BitOp.Test) c.probeWrite(la, size);
   const r = bitApply(c, op, v, vh, b & (w - 1));
   if (op !== BitOp.Test) c.write(la, size, r, c.hi);
 }
@@ -94,9 +94,9 @@ function btEI(c: Cpu, i: Insn, op: BitOp): void {
     return;
   }
   const la = ea(c, i);
+  if (op !== BitOp.Test) c.probeWrite(la, size); // RMW: a write fault first
   const v = c.read(la, size);
   const vh = c.hi;
-  if (op !== BitOp.Test) c.probeWrite(la, size);
   const r = bitApply(c, op, v, vh, k);
   if (op !== BitOp.Test) c.write(la, size, r, c.hi);
 }

@@ -91,8 +91,8 @@ export function cmpxchg(c: Cpu, i: Insn, size: number): void {
   let d: number;
   if (i.rm >= 0) d = c.getReg(i.rm, size);
   else {
+    c.probeWrite(la, size); // RMW: a write fault first
     d = c.read(la, size);
-    c.probeWrite(la, size);
   }
   const dh = c.hi;
   alu(c, AluOp.Cmp, size, acc, acch, d, dh);
@@ -118,11 +118,11 @@ export function cmpxchg8b16b(c: Cpu, i: Insn): void {
   if ((i.rex & 8) !== 0) {
     if (!c.features.has('cx16')) throw new Fault(UD);
     if ((la & 15) !== 0) throw new Fault(GP, 0);
+    c.probeWrite(la, 16); // RMW: a write fault first
     const m0 = c.read64(la);
     const m0h = c.hi;
     const m1 = c.read64(la + 8);
     const m1h = c.hi;
-    c.probeWrite(la, 16);
     if (m0 === c.reg64lo(0) && m0h === c.reg64hi(0) && m1 === c.reg64lo(2) && m1h === c.reg64hi(2)) {
       c.write64(la, c.reg64lo(3), c.reg64hi(3));
       c.write64(la + 8, c.reg64lo(1), c.reg64hi(1));
@@ -136,9 +136,9 @@ export function cmpxchg8b16b(c: Cpu, i: Insn): void {
     }
     return;
   }
+  c.probeWrite(la, 8); // RMW: a write fault first
   const lo = c.read32(la);
   const hi = c.read32(la + 4);
-  c.probeWrite(la, 8);
   if (lo === c.reg32(0) && hi === c.reg32(2)) {
     c.write64(la, c.reg32(3), c.reg32(1));
     c.setFlagBits(ZF, ZF);
@@ -164,9 +164,9 @@ export function xadd(c: Cpu, i: Insn, size: number): void {
     return;
   }
   const la = ea(c, i);
+  c.probeWrite(la, size); // RMW: a write fault first
   const d = c.read(la, size);
   const dh = c.hi;
-  c.probeWrite(la, size);
   const r = alu(c, AluOp.Add, size, d, dh, s, sh);
   c.write(la, size, r, c.hi);
   c.setReg(i.reg, size, d, dh);

@@ -43,6 +43,8 @@ export function offset64(c: Cpu, i: Insn): number {
 /** Offset of the memory operand at 32- or 16-bit address size (zero-extended). */
 export function offset32(c: Cpu, i: Insn): number {
   let a = i.disp;
+  // RIP-relative with a 67 prefix: EIP-relative, wrapping at 32 bits (c.rip is the next instruction).
+  if (i.ripRel) a += c.rip;
   if (i.base !== NO_REG) a += c.r[i.base << 1] as number;
   if (i.index !== NO_REG) a += (c.r[i.index << 1] as number) * i.scale;
   return i.adsize === 4 ? a >>> 0 : a & 0xffff;

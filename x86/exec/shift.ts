@@ -229,9 +229,9 @@ function group2(c: Cpu, i: Insn, size: number, count: number): void {
     return;
   }
   const la = ea(c, i);
+  c.probeWrite(la, size); // RMW: a write fault first
   const a = c.read(la, size);
   const ah = c.hi;
-  c.probeWrite(la, size);
   const r = shift(c, op, size, a, ah, count);
   c.write(la, size, r, c.hi);
 }
@@ -314,9 +314,9 @@ function shld(c: Cpu, i: Insn, left: boolean, count: number): void {
     return;
   }
   const la = ea(c, i);
+  c.probeWrite(la, size); // RMW: a write fault first
   const d = c.read(la, size);
   const dh = c.hi;
-  c.probeWrite(la, size);
   const r = doubleShift(c, left, size, d, dh, s, sh, count);
   c.write(la, size, r, c.hi);
 }

@@ -5,7 +5,7 @@
 import { aluALIb, aluEbGb, aluEbIb, aluEvGv, aluEvI, aluGbEb, aluGvEv, aluRaxIz, incDec, negNot, testAI, testEG, testEI } from '../exec/alu.js';
 import { callE, callJ, cmovGE, jccJ, jmpE, jmpJ, loopJ, ret, setccE } from '../exec/control.js';
 import { cbw, cwd, lea, leave, movEG, movEI, movGE, movsx, movsxd, movZI, movzx, popE, popZ, pushE, pushI, pushZ, xchgAZ, xchgEG } from '../exec/data.js';
-import { jitAluEvGv, jitAluEvI, jitAluGvEv, jitCall, jitIncDec, jitJcc, jitJmp, jitLea, jitMovEvGv, jitMovEvIz, jitMovGvEv, jitMovsxB, jitMovsxd, jitMovsxW, jitMovZvIv, jitMovzxB, jitMovzxW, jitNop, jitPopZ, jitPushZ, jitRet, jitTestEvGv } from '../jit-templates.js';
+import { jitAluEbGb, jitAluEbIb, jitAluGbEb, jitMovEbGb, jitMovEbIb, jitMovGbEb, jitMovZbIb, jitTestEbGb, jitAluEvGv, jitAluEvI, jitAluGvEv, jitCall, jitIncDec, jitJcc, jitJmp, jitLea, jitMovEvGv, jitMovEvIz, jitMovGvEv, jitMovsxB, jitMovsxd, jitMovsxW, jitMovZvIv, jitMovzxB, jitMovzxW, jitNop, jitPopZ, jitPushZ, jitRet, jitTestEvGv } from '../jit-templates.js';
 import { ARITH, AF, CF, NO_FLAGS, OF, PF, SF, ZF, rowName, type FlagEffect, type OperandKind, type Row } from './types.js';
 
 type RowSpec = Omit<Row, 'name'> & { readonly name?: string };
@@ -32,13 +32,13 @@ function aluRows(): Row[] {
     const lock = op !== 7;
     const b = op * 8;
     rows.push(
-      row({ mnemonic: m, map: 'one', opcode: b, operands: ['Eb', 'Gb'], flags, lock, exec: aluEbGb }),
+      row({ mnemonic: m, map: 'one', opcode: b, operands: ['Eb', 'Gb'], flags, lock, exec: aluEbGb, jit: jitAluEbGb }),
       row({ mnemonic: m, map: 'one', opcode: b + 1, operands: ['Ev', 'Gv'], flags, lock, exec: aluEvGv, jit: jitAluEvGv }),
-      row({ mnemonic: m, map: 'one', opcode: b + 2, operands: ['Gb', 'Eb'], flags, exec: aluGbEb }),
+      row({ mnemonic: m, map: 'one', opcode: b + 2, operands: ['Gb', 'Eb'], flags, exec: aluGbEb, jit: jitAluGbEb }),
       row({ mnemonic: m, map: 'one', opcode: b + 3, operands: ['Gv', 'Ev'], flags, exec: aluGvEv, jit: jitAluGvEv }),
       row({ mnemonic: m, map: 'one', opcode: b + 4, operands: ['AL', 'Ib'], flags, exec: aluALIb }),
       row({ mnemonic: m, map: 'one', opcode: b + 5, operands: ['rAX', 'Iz'], flags, exec: aluRaxIz, jit: jitAluEvI }),
-      row({ mnemonic: m, map: 'one', opcode: 0x80, reg: op, operands: ['Eb', 'Ib'], flags, lock, exec: aluEbIb }),
+      row({ mnemonic: m, map: 'one', opcode: 0x80, reg: op, operands: ['Eb', 'Ib'], flags, lock, exec: aluEbIb, jit: jitAluEbIb }),
       row({ mnemonic: m, map: 'one', opcode: 0x81, reg: op, operands: ['Ev', 'Iz'], flags, lock, exec: aluEvI, jit: jitAluEvI }),
       row({ name: `${m}_Eb_Ib_82`, mnemonic: m, map: 'one', opcode: 0x82, reg: op, operands: ['Eb', 'Ib'], modes: 'i64', flags, lock, exec: aluEbIb }),
       row({ mnemonic: m, map: 'one', opcode: 0x83, reg: op, operands: ['Ev', 'sIb'], flags, lock, exec: aluEvI, jit: jitAluEvI }),
@@ -49,7 +49,7 @@ function aluRows(): Row[] {
 
 function unaryRows(): Row[] {
   return [
-    row({ mnemonic: 'test', map: 'one', opcode: 0x84, operands: ['Eb', 'Gb'], flags: LOGIC, exec: (c, i) => testEG(c, i, 1) }),
+    row({ mnemonic: 'test', map: 'one', opcode: 0x84, operands: ['Eb', 'Gb'], flags: LOGIC, exec: (c, i) => testEG(c, i, 1), jit: jitTestEbGb }),
     row({ mnemonic: 'test', map: 'one', opcode: 0x85, operands: ['Ev', 'Gv'], flags: LOGIC, exec: (c, i) => testEG(c, i, i.opsize), jit: jitTestEvGv }),
     row({ mnemonic: 'test', map: 'one', opcode: 0xa8, operands: ['AL', 'Ib'], flags: LOGIC, exec: (c, i) => testAI(c, i, 1) }),
     row({ mnemonic: 'test', map: 'one', opcode: 0xa9, operands: ['rAX', 'Iz'], flags: LOGIC, exec: (c, i) => testAI(c, i, i.opsize) }),
@@ -73,13 +73,13 @@ function unaryRows(): Row[] {
 function dataRows(): Row[] {
   const ends = true;
   return [
-    row({ mnemonic: 'mov', map: 'one', opcode: 0x88, operands: ['Eb', 'Gb'], flags: NO_FLAGS, exec: (c, i) => movEG(c, i, 1) }),
+    row({ mnemonic: 'mov', map: 'one', opcode: 0x88, operands: ['Eb', 'Gb'], flags: NO_FLAGS, exec: (c, i) => movEG(c, i, 1), jit: jitMovEbGb }),
     row({ mnemonic: 'mov', map: 'one', opcode: 0x89, operands: ['Ev', 'Gv'], flags: NO_FLAGS, exec: (c, i) => movEG(c, i, i.opsize), jit: jitMovEvGv }),
-    row({ mnemonic: 'mov', map: 'one', opcode: 0x8a, operands: ['Gb', 'Eb'], flags: NO_FLAGS, exec: (c, i) => movGE(c, i, 1) }),
+    row({ mnemonic: 'mov', map: 'one', opcode: 0x8a, operands: ['Gb', 'Eb'], flags: NO_FLAGS, exec: (c, i) => movGE(c, i, 1), jit: jitMovGbEb }),
     row({ mnemonic: 'mov', map: 'one', opcode: 0x8b, operands: ['Gv', 'Ev'], flags: NO_FLAGS, exec: (c, i) => movGE(c, i, i.opsize), jit: jitMovGvEv }),
-    row({ mnemonic: 'mov', map: 'one', opcode: 0xb0, operands: ['Zb', 'Ib'], flags: NO_FLAGS, exec: (c, i) => movZI(c, i, 1) }),
+    row({ mnemonic: 'mov', map: 'one', opcode: 0xb0, operands: ['Zb', 'Ib'], flags: NO_FLAGS, exec: (c, i) => movZI(c, i, 1), jit: jitMovZbIb }),
     row({ mnemonic: 'mov', map: 'one', opcode: 0xb8, operands: ['Zv', 'Iv'], flags: NO_FLAGS, exec: (c, i) => movZI(c, i, i.opsize), jit: jitMovZvIv }),
-    row({ mnemonic: 'mov', map: 'one', opcode: 0xc6, reg: 0, operands: ['Eb', 'Ib'], flags: NO_FLAGS, exec: (c, i) => movEI(c, i, 1) }),
+    row({ mnemonic: 'mov', map: 'one', opcode: 0xc6, reg: 0, operands: ['Eb', 'Ib'], flags: NO_FLAGS, exec: (c, i) => movEI(c, i, 1), jit: jitMovEbIb }),
     row({ mnemonic: 'mov', map: 'one', opcode: 0xc7, reg: 0, operands: ['Ev', 'Iz'], flags: NO_FLAGS, exec: (c, i) => movEI(c, i, i.opsize), jit: jitMovEvIz }),
     row({ mnemonic: 'lea', map: 'one', opcode: 0x8d, mod: 'mem', operands: ['Gv', 'M'], flags: NO_FLAGS, exec: lea, jit: jitLea }),
     row({ mnemonic: 'movzx', map: '0f', opcode: 0xb6, operands: ['Gv', 'Eb'], flags: NO_FLAGS, exec: (c, i) => movzx(c, i, 1), jit: jitMovzxB }),

@@ -171,8 +171,8 @@ function controlRows(): Row[] {
     single('fnclex', 0xdb, 0xe2, fnclex),
     single('fninit', 0xdb, 0xe3, fninit),
     row({ name: 'fwait', mnemonic: 'fwait', map: 'one', opcode: 0x9b, operands: [], flags: NO_FLAGS, cpuid: fpu, exec: fwait }),
-    row({ mnemonic: 'fxsave', map: '0f', opcode: 0xae, reg: 0, mod: 'mem', operands: ['Mfxsave'], flags: NO_FLAGS, cpuid: 'fxsr', exec: fxsave }),
-    row({ mnemonic: 'fxrstor', map: '0f', opcode: 0xae, reg: 1, mod: 'mem', operands: ['Mfxsave'], flags: NO_FLAGS, cpuid: 'fxsr', exec: fxrstor }),
+    row({ mnemonic: 'fxsave', map: '0f', opcode: 0xae, reg: 0, mod: 'mem', prefix: 'none', operands: ['Mfxsave'], flags: NO_FLAGS, cpuid: 'fxsr', exec: fxsave }),
+    row({ mnemonic: 'fxrstor', map: '0f', opcode: 0xae, reg: 1, mod: 'mem', prefix: 'none', operands: ['Mfxsave'], flags: NO_FLAGS, cpuid: 'fxsr', exec: fxrstor }),
   ];
 }
 
