@@ -362,3 +362,20 @@ export function jitIncDec(dec: boolean): Template {
 
 /** NOP forms. */
 export const jitNop: Template = () => '';
+
+/** Group 2 shifts/rotates of a register by an immediate or by 1 (C1 /op, D1 /op), 32/64-bit. */
+export const jitShiftImm: Template = (i, g) => {
+  if (!plain(i, g) || i.rm < 0) return undefined;
+  const count = i.opcode === 0xd1 ? 1 : i.imm & 0xff;
+  const a = i.opsize === 8 ? `${lo(i.rm)}, ${hi(i.rm)}` : `${lo(i.rm)}, 0`;
+  return `const res = shift(c, ${i.reg & 7}, ${i.opsize}, ${a}, ${count}); ${lo(i.rm)} = res; ${hi(i.rm)} = ${i.opsize === 8 ? 'c.hi' : '0'};`;
+};
+
+/** IMUL Gv, Ev (0F AF) and IMUL Gv, Ev, imm (69, 6B): register sources, 32/64-bit. */
+export const jitImul: Template = (i, g) => {
+  if (!plain(i, g) || i.rm < 0) return undefined;
+  const three = i.opcode !== 0xaf;
+  const a = three ? `${lo(i.rm)}, ${i.opsize === 8 ? hi(i.rm) : '0'}` : `${lo(i.reg)}, ${i.opsize === 8 ? hi(i.reg) : '0'}`;
+  const b = three ? `${i.imm | 0}, ${i.imm >> 31}` : `${lo(i.rm)}, ${i.opsize === 8 ? hi(i.rm) : '0'}`;
+  return `const res = imulTrunc(c, ${i.opsize}, ${a}, ${b}); ${lo(i.reg)} = res; ${hi(i.reg)} = ${i.opsize === 8 ? 'c.hi' : '0'};`;
+};

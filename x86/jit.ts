@@ -21,7 +21,9 @@ import type { Cpu } from './cpu.js';
 import type { Insn } from './decoder.js';
 import { NO_REG } from './decoder.js';
 import { cond, pop, push, peek, adjustSp } from './exec/control.js';
+import { imulTrunc } from './exec/muldiv.js';
 import { ea } from './exec/operands.js';
+import { shift } from './exec/shift.js';
 import { Fault } from './fault.js';
 import { ARITH } from './isa/types.js';
 
@@ -58,7 +60,7 @@ export interface JitGen {
 const TWO32 = 4294967296;
 
 /** Runtime helpers the generated code may call; bound once per compiled block. */
-const RT = { cond, pop, push, peek, adjustSp, ea, Fault };
+const RT = { cond, pop, push, peek, adjustSp, ea, Fault, shift, imulTrunc };
 
 export type CompiledBlock = (c: Cpu) => void;
 
@@ -210,7 +212,7 @@ export function compileBlock(insns: readonly Insn[], mode: 64 | 32 | 16): Compil
     'H',
     'I',
     'RT',
-    `"use strict"; const { cond, pop, push, peek, adjustSp, ea, Fault } = RT;\n` +
+    `"use strict"; const { cond, pop, push, peek, adjustSp, ea, Fault, shift, imulTrunc } = RT;\n` +
       `return function block(c) { const r = c.r; let n = 0; let fa = 0, fb = 0, fr = 0, fah = 0, fbh = 0, frh = 0;\n` +
       `try {\n${src}} finally { c.retired += n; }\n};`,
   ) as (h: readonly Insn['exec'][], insns: readonly Insn[], rt: typeof RT) => CompiledBlock;

@@ -45,6 +45,11 @@ const insn: fc.Arbitrary<number[]> = fc.oneof(
   fc.integer({ min: 0, max: 255 }).map((imm) => [0x80, 0x3b, imm]),
   // a handler fallback (shl r, imm8) and a flag reader (adc) mixed in
   fc.tuple(reg, fc.integer({ min: 0, max: 63 })).map(([r, n]) => [rex(true, 0, r), 0xc1, 0xe0 | (r & 7), n]),
+  // shifts/rotates by imm and by 1, all eight group-2 ops; IMUL 2- and 3-operand forms
+  fc.tuple(fc.integer({ min: 0, max: 7 }), fc.boolean(), reg, fc.integer({ min: 0, max: 255 })).map(([op, w, r, n]) => [rex(w, 0, r), 0xc1, 0xc0 | (op << 3) | (r & 7), n]),
+  fc.tuple(fc.integer({ min: 0, max: 7 }), fc.boolean(), reg).map(([op, w, r]) => [rex(w, 0, r), 0xd1, 0xc0 | (op << 3) | (r & 7)]),
+  fc.tuple(fc.boolean(), reg, reg).map(([w, a, b]) => [rex(w, a, b), 0x0f, 0xaf, modrmRR(a, b)]),
+  fc.tuple(fc.boolean(), reg, reg, fc.integer({ min: -128, max: 127 })).map(([w, a, b, imm]) => [rex(w, a, b), 0x6b, modrmRR(a, b), imm & 0xff]),
   // a load from the data page through rbx (rbx is pinned to DATA by the setup when used)
   fc.constant<number[]>([0x48, 0x8b, 0x03]),
   // a conditional forward jump over the next instruction (2-byte nop)

@@ -130,7 +130,7 @@ function mulAcc(c: Cpu, i: Insn, size: number, signed: boolean): void {
  * Truncating signed multiply for IMUL Gv,Ev[,imm]: returns the low `size` bytes (high half in
  * c.hi for 8) and sets CF = OF when the full product does not fit.
  */
-function imulTrunc(c: Cpu, size: number, a: number, ah: number, b: number, bh: number): number {
+export function imulTrunc(c: Cpu, size: number, a: number, ah: number, b: number, bh: number): number {
   switch (size) {
     case 2: {
       const p = sext(a, 2) * sext(b, 2);
@@ -146,6 +146,14 @@ function imulTrunc(c: Cpu, size: number, a: number, ah: number, b: number, bh: n
       return lo;
     }
     default: {
+      if (ah === a >> 31 && bh === b >> 31) {
+        // Both factors are sign-extended int32s: the product fits in 64 bits, no overflow.
+        const lo = mul64(c, a, b, true);
+        const hi = c.hi;
+        mulFlags(c, false, lo, hi, 8);
+        c.hi = hi;
+        return lo;
+      }
       const [w0, w1, w2, w3] = mul128(a, ah, b, bh, true);
       mulFlags(c, w2 !== w1 >> 31 || w3 !== w1 >> 31, w0, w1, 8);
       c.hi = w1;

@@ -12,6 +12,7 @@ import {
   rdtsc, rdtscp, sahf, stc, std, ud, xadd, xlat,
 } from '../exec/misc.js';
 import { divEb, divEv, idivEb, idivEv, imulEb, imulEv, imulGvEv, imulGvEvI, mulEb, mulEv } from '../exec/muldiv.js';
+import { jitImul, jitShiftImm } from '../jit-templates.js';
 import { grp2Eb1, grp2EbCL, grp2EbIb, grp2Ev1, grp2EvCL, grp2EvIb, shldEvGvCL, shldEvGvIb, shrdEvGvCL, shrdEvGvIb } from '../exec/shift.js';
 import { cmps, lods, movs, scas, stos } from '../exec/string.js';
 import { row } from './rows-core.js';
@@ -40,9 +41,9 @@ function shiftRows(): Row[] {
     const flags = reg < 2 ? ROTATE : reg < 4 ? ROTATE_C : SHIFT;
     rows.push(
       row({ mnemonic: m, map: 'one', opcode: 0xc0, reg, operands: ['Eb', 'Ib'], flags, exec: grp2EbIb }),
-      row({ mnemonic: m, map: 'one', opcode: 0xc1, reg, operands: ['Ev', 'Ib'], flags, exec: grp2EvIb }),
+      row({ mnemonic: m, map: 'one', opcode: 0xc1, reg, operands: ['Ev', 'Ib'], flags, exec: grp2EvIb, jit: jitShiftImm }),
       row({ mnemonic: m, map: 'one', opcode: 0xd0, reg, operands: ['Eb', '1'], flags, exec: grp2Eb1 }),
-      row({ mnemonic: m, map: 'one', opcode: 0xd1, reg, operands: ['Ev', '1'], flags, exec: grp2Ev1 }),
+      row({ mnemonic: m, map: 'one', opcode: 0xd1, reg, operands: ['Ev', '1'], flags, exec: grp2Ev1, jit: jitShiftImm }),
       row({ mnemonic: m, map: 'one', opcode: 0xd2, reg, operands: ['Eb', 'CL'], flags, exec: grp2EbCL }),
       row({ mnemonic: m, map: 'one', opcode: 0xd3, reg, operands: ['Ev', 'CL'], flags, exec: grp2EvCL }),
     );
@@ -66,9 +67,9 @@ function mulDivRows(): Row[] {
     row({ mnemonic: 'div', map: 'one', opcode: 0xf7, reg: 6, operands: ['Ev'], flags: DIV, exec: divEv }),
     row({ mnemonic: 'idiv', map: 'one', opcode: 0xf6, reg: 7, operands: ['Eb'], flags: DIV, exec: idivEb }),
     row({ mnemonic: 'idiv', map: 'one', opcode: 0xf7, reg: 7, operands: ['Ev'], flags: DIV, exec: idivEv }),
-    row({ mnemonic: 'imul', map: '0f', opcode: 0xaf, operands: ['Gv', 'Ev'], flags: MUL, exec: imulGvEv }),
-    row({ mnemonic: 'imul', map: 'one', opcode: 0x69, operands: ['Gv', 'Ev', 'Iz'], flags: MUL, exec: imulGvEvI }),
-    row({ mnemonic: 'imul', map: 'one', opcode: 0x6b, operands: ['Gv', 'Ev', 'sIb'], flags: MUL, exec: imulGvEvI }),
+    row({ mnemonic: 'imul', map: '0f', opcode: 0xaf, operands: ['Gv', 'Ev'], flags: MUL, exec: imulGvEv, jit: jitImul }),
+    row({ mnemonic: 'imul', map: 'one', opcode: 0x69, operands: ['Gv', 'Ev', 'Iz'], flags: MUL, exec: imulGvEvI, jit: jitImul }),
+    row({ mnemonic: 'imul', map: 'one', opcode: 0x6b, operands: ['Gv', 'Ev', 'sIb'], flags: MUL, exec: imulGvEvI, jit: jitImul }),
   ];
 }
 
