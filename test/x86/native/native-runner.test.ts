@@ -435,34 +435,6 @@ describe.skipIf(!nativeRunnerSupported())('native x86-64 oracle runner', () => {
     });
     expect(bad).toBe(0);
   });
-
-  it.skipIf(!process.env['XENLAB_NATIVE_BENCH'])('throughput benchmark (XENLAB_NATIVE_BENCH=1)', async () => {
-    // Batches of 10,000 as a differential harness would send them; case
-    // construction is outside the timed region.
-    const zeroXmm = Array.from({ length: 16 }, () => new Uint8Array(16));
-    async function measure(label: string, total: number, make: (i: number) => NativeCase): Promise<void> {
-      const batch = 10_000;
-      let elapsed = 0;
-      for (let done = 0; done < total; done += batch) {
-        const cases = Array.from({ length: Math.min(batch, total - done) }, (_, i) => make(done + i));
-        const t = performance.now();
-        const results = await runner.run(cases);
-        elapsed += performance.now() - t;
-        expect(results.every((r) => r.outcome === 'completed')).toBe(true);
-      }
-      console.log(`native runner: ${label}: ${total} cases in ${(elapsed / 1000).toFixed(2)} s = ${Math.round(total / (elapsed / 1000))} cases/s`);
-    }
-    await measure('nop, no pages', 200_000, (i) => makeCase({ code: [0x90], gpr: regs({ rax: BigInt(i) }), xmm: zeroXmm }));
-    const pg = page(DATA, 'rw', (i) => i);
-    await measure('store, 1 RW page at a fixed address', 50_000, (i) =>
-      makeCase({ code: [0x48, 0x89, 0x58, 0x08], gpr: regs({ rax: DATA, rbx: BigInt(i) }), xmm: zeroXmm, pages: [pg] }),
-    );
-    const moving = Array.from({ length: 64 }, (_, k) => page(DATA + BigInt(k) * 0x20_0000n, 'rw'));
-    await measure('store, page address changes every case', 5_000, (i) => {
-      const p = moving[i % 64]!;
-      return makeCase({ code: [0x48, 0x89, 0x18], gpr: regs({ rax: p.address }), xmm: zeroXmm, pages: [p] });
-    });
-  });
 });
 
 describe.skipIf(!nativeRunnerSupported())('native runner process failures', () => {
