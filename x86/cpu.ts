@@ -109,6 +109,9 @@ export class Cpu {
 
   private readonly tlbTag: Float64Array[] = [0, 1, 2].map(() => new Float64Array(TLB_SIZE).fill(Number.NaN));
   private readonly tlbView: (DataView | undefined)[][] = [0, 1, 2].map(() => new Array<DataView | undefined>(TLB_SIZE));
+  /** The read TLB, reachable directly for the load fast path. */
+  private readonly rTag = this.tlbTag[AccessKind.Read] as Float64Array;
+  private readonly rView = this.tlbView[AccessKind.Read] as (DataView | undefined)[];
   /** The write TLB, also reachable directly for the store fast path. */
   private readonly wTag = this.tlbTag[AccessKind.Write] as Float64Array;
   private readonly wView = this.tlbView[AccessKind.Write] as (DataView | undefined)[];
@@ -248,6 +251,13 @@ export class Cpu {
     return view;
   }
 
+  /** Read-TLB hit for the page of `la`, or undefined (small enough for V8 to inline everywhere). */
+  private rfast(la: number): DataView | undefined {
+    const pn = pageOf(la);
+    const slot = pn & (TLB_SIZE - 1);
+    return this.rTag[slot] === pn ? this.rView[slot] : undefined;
+  }
+
   /** Write-TLB hit for the page of `la`, or undefined (miss, device page, page holding code). */
   private wfast(la: number): DataView | undefined {
     const pn = pageOf(la);
@@ -281,37 +291,37 @@ export class Cpu {
   }
 
   read8(la: number): number {
-    const v = this.page(la, AccessKind.Read);
+    const v = this.rfast(la) ?? this.page(la, AccessKind.Read);
     return v !== undefined ? v.getUint8(la & 0xfff) : this.mmioRead(la, 1);
   }
   read16(la: number): number {
     const off = la & 0xfff;
     if (off > PAGE_SIZE - 2) return this.read8(la) | (this.read8(la + 1) << 8);
-    const v = this.page(la, AccessKind.Read);
+    const v = this.rfast(la) ?? this.page(la, AccessKind.Read);
     return v !== undefined ? v.getUint16(off, true) : this.mmioRead(la, 2);
   }
   read32(la: number): number {
     const off = la & 0xfff;
     if (off > PAGE_SIZE - 4) return this.read16(la) | (this.read16(la + 2) << 16);
-    const v = this.page(la, AccessKind.Read);
+    const v = this.rfast(la) ?? this.page(la, AccessKind.Read);
     return v !== undefined ? v.getInt32(off, true) : this.mmioRead(la, 4) | 0;
   }
   /** Returns the low half; the high half is in `hi`. */
   read64(la: number): number {
     const off = la & 0xfff;
-    if (off > PAGE_SIZE - 8) {
-      const lo = this.read32(la);
-      this.hi = this.read32(la + 4);
-      return lo;
-    }
-    const v = this.page(la, AccessKind.Read);
-    if (v === undefined) {
+    if (off <= PAGE_SIZE - 8) {
+      const v = this.rfast(la) ?? this.page(la, AccessKind.Read);
+      if (v !== undefined) {
+        this.hi = v.getInt32(off + 4, true);
+        return v.getInt32(off, true);
+      }
       const lo = this.mmioRead(la, 4) | 0;
       this.hi = this.mmioRead(la + 4, 4) | 0;
       return lo;
     }
-    this.hi = v.getInt32(off + 4, true);
-    return v.getInt32(off, true);
+    const lo = this.read32(la);
+    this.hi = this.read32(la + 4);
+    return lo;
   }
   /** Reads `size` bytes (1, 2, 4; 8 gives the low half and sets `hi`). */
   read(la: number, size: number): number {
