@@ -19,6 +19,12 @@ export const enum LazyOp {
   Inc = 6,
   Dec = 7,
   Neg = 8,
+  /**
+   * 64-bit IMUL (two/three-operand forms): a·b truncated to 64 bits in r. CF = OF = the full
+   * signed product does not fit in 64 bits, computed only if read; SF/ZF/PF from r, AF clear
+   * (as the handler's eager path sets them).
+   */
+  Imul64 = 9,
 }
 
 /** PF for each byte value: set when the number of one bits is even. */
@@ -36,6 +42,45 @@ function ult64(ah: number, al: number, bh: number, bl: number): boolean {
   return ah >>> 0 < bh >>> 0 || (ah === bh && al >>> 0 < bl >>> 0);
 }
 
+/**
+ * Whether the signed 128-bit product of two 64-bit values (int32 halves) needs more than 64
+ * bits. Computed on 16-bit limbs: every partial sum stays below 2^53.
+ */
+function imul64Overflows(a: number, ah: number, b: number, bh: number): boolean {
+  // Work with magnitudes: |a|·|b| fits in 63 bits (or is exactly 2^63 with a negative sign).
+  const neg = (ah < 0) !== (bh < 0);
+  let al = a;
+  let aH = ah;
+  if (aH < 0) {
+    al = -a | 0;
+    aH = (~aH + (a === 0 ? 1 : 0)) | 0;
+  }
+  let bl = b;
+  let bH = bh;
+  if (bH < 0) {
+    bl = -b | 0;
+    bH = (~bH + (b === 0 ? 1 : 0)) | 0;
+  }
+  const x = [al & 0xffff, al >>> 16, aH & 0xffff, aH >>> 16];
+  const y = [bl & 0xffff, bl >>> 16, bH & 0xffff, bH >>> 16];
+  const w = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 4; i++) {
+    let carry = 0;
+    for (let j = 0; j < 4; j++) {
+      const t = (w[i + j] as number) + (x[i] as number) * (y[j] as number) + carry;
+      w[i + j] = t % 65536;
+      carry = Math.floor(t / 65536);
+    }
+    w[i + 4] = (w[i + 4] as number) + carry;
+  }
+  // Magnitude words 4..7 must be zero and bit 63 clear, except -2^63 exactly.
+  const high = (w[4] as number) | (w[5] as number) | (w[6] as number) | (w[7] as number);
+  if (high !== 0) return true;
+  const top = w[3] as number;
+  if (top < 0x8000) return false;
+  return !(neg && top === 0x8000 && w[0] === 0 && w[1] === 0 && w[2] === 0);
+}
+
 /** The six arithmetic flags of the recorded operation. */
 export function lazyArith(c: Cpu): number {
   const op = c.lfOp;
@@ -44,6 +89,12 @@ export function lazyArith(c: Cpu): number {
   const b = c.lfB;
   const r = c.lfR;
   let f = PARITY[r & 0xff] ?? 0;
+  if (op === LazyOp.Imul64) {
+    if (r === 0 && c.lfRH === 0) f |= ZF;
+    if (c.lfRH < 0) f |= SF;
+    if (imul64Overflows(a, c.lfAH, b, c.lfBH)) f |= CF | OF;
+    return f;
+  }
   if (op !== LazyOp.Logic) f |= (a ^ b ^ r) & AF;
   if (size === 8) {
     const ah = c.lfAH;

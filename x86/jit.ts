@@ -70,7 +70,8 @@ function canonical(a: number): boolean {
 }
 
 function eaSource(i: Insn, k: number, next: number, mode: number): string {
-  if (mode !== 64 || i.adsize !== 8 || i.seg >= 4) return `const la = ea(c, I[${k}]);`;
+  // ea() reads RIP-relative bases from c.rip, which a compiled block does not keep per instruction.
+  if (mode !== 64 || i.adsize !== 8 || i.seg >= 4) return `${i.ripRel ? `c.rip = ${next}; ` : ''}const la = ea(c, I[${k}]);`;
   if (i.ripRel) {
     const a = next + i.disp;
     // A non-canonical constant address faults at run time exactly as the interpreter would.

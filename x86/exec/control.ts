@@ -116,9 +116,24 @@ export function jmpJ(c: Cpu, i: Insn): void {
   c.jump(relTarget(c, i));
 }
 export function callJ(c: Cpu, i: Insn): void {
-  const target = relTarget(c, i);
-  pushRip(c, i.opsize);
+  callTo(c, i, relTarget(c, i));
+}
+
+/**
+ * CALL, in the order measured on hardware: the stack write is checked first (#PF/#SS), then the
+ * target (#GP(0) if non-canonical), and only then is anything committed.
+ */
+function callTo(c: Cpu, i: Insn, target: number): void {
+  const size = i.opsize;
+  const w = spSize(c);
+  const sp = getSp(c) - size;
+  c.probeWrite(stackAddr(c, w === 8 ? sp : w === 4 ? sp >>> 0 : sp & 0xffff), size);
+  const next = c.rip;
   c.jump(target);
+  const to = c.rip;
+  c.rip = next;
+  pushRip(c, i.opsize);
+  c.rip = to;
 }
 
 function pushRip(c: Cpu, size: number): void {
@@ -138,9 +153,7 @@ export function jmpE(c: Cpu, i: Insn): void {
   c.jump(readTarget(c, i));
 }
 export function callE(c: Cpu, i: Insn): void {
-  const target = readTarget(c, i);
-  pushRip(c, i.opsize);
-  c.jump(target);
+  callTo(c, i, readTarget(c, i));
 }
 
 export function ret(c: Cpu, i: Insn, release: number): void {

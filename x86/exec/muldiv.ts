@@ -12,6 +12,7 @@
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../decoder.js';
 import { DE, Fault } from '../fault.js';
+import { LazyOp } from '../flags.js';
 import { AF, CF, OF, PF, SF, ZF } from '../isa/types.js';
 import { readE, sext, trunc } from './operands.js';
 import { szp } from './shift.js';
@@ -146,18 +147,14 @@ export function imulTrunc(c: Cpu, size: number, a: number, ah: number, b: number
       return lo;
     }
     default: {
-      if (ah === a >> 31 && bh === b >> 31) {
-        // Both factors are sign-extended int32s: the product fits in 64 bits, no overflow.
-        const lo = mul64(c, a, b, true);
-        const hi = c.hi;
-        mulFlags(c, false, lo, hi, 8);
-        c.hi = hi;
-        return lo;
-      }
-      const [w0, w1, w2, w3] = mul128(a, ah, b, bh, true);
-      mulFlags(c, w2 !== w1 >> 31 || w3 !== w1 >> 31, w0, w1, 8);
-      c.hi = w1;
-      return w0;
+      // The low 64 bits of the product are the same signed or unsigned: the unsigned
+      // low-word product plus the cross terms modulo 2^32. CF/OF (does the signed product
+      // fit?) are left to the lazy flags, since they are rarely read.
+      const lo = mul64(c, a, b, false);
+      const hi = (c.hi + Math.imul(a, bh) + Math.imul(ah, b)) | 0;
+      c.lazy64(LazyOp.Imul64, a, ah, b, bh, lo, hi);
+      c.hi = hi;
+      return lo;
     }
   }
 }

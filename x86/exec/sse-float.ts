@@ -405,7 +405,8 @@ const sqrt64: Elem64 = (_alo, _ahi, blo, bhi) => {
 const minmax32 = (max: boolean): Elem32 => (a, b) => {
   if (isNaN32(a) || isNaN32(b)) {
     X.pre |= IE;
-    return b;
+    // The source as read: with DAZ a denormal comes back as a signed zero (measured).
+    return X.daz && (b & 0x7f800000) === 0 ? b & 0x80000000 : b;
   }
   const x = val32(a, true);
   const y = val32(b, true);
@@ -415,6 +416,11 @@ const minmax32 = (max: boolean): Elem32 => (a, b) => {
 const minmax64 = (max: boolean): Elem64 => (alo, ahi, blo, bhi) => {
   if (isNaN64(ahi, alo) || isNaN64(bhi, blo)) {
     X.pre |= IE;
+    // The source as read: with DAZ a denormal comes back as a signed zero (measured).
+    if (X.daz && (bhi & 0x7ff00000) === 0) {
+      X.hi = bhi & 0x80000000;
+      return 0;
+    }
     X.hi = bhi;
     return blo;
   }
@@ -732,3 +738,25 @@ export function cvt(c: Cpu, i: Insn, kind: CvtKind): void {
   commit(c);
   storeX(c, i.reg, r);
 }
+
+// ---- element operations for the SSE3/SSE4.1 float instructions (exec/sse3.ts, exec/sse4.ts) ----
+
+/**
+ * The correctly rounded add/sub/mul elements and the per-instruction MXCSR bracket, for
+ * instructions built from them (ADDSUBPS, HADDPD, DPPS...): `begin`, then per element
+ * `elemStart`, the op, `elemEnd`; `commit` before the destination is written. 64-bit elements
+ * return the low dword, the high dword from `hi()`.
+ */
+export const fpElem = {
+  begin,
+  commit,
+  elemStart,
+  elemEnd,
+  add32: E32.add,
+  sub32: E32.sub,
+  mul32: E32.mul,
+  add64: E64.add,
+  sub64: E64.sub,
+  mul64: E64.mul,
+  hi: (): number => X.hi,
+} as const;

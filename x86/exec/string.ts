@@ -78,7 +78,8 @@ function elemSize(i: Insn): number {
 }
 
 function srcSeg(i: Insn): number {
-  return i.segOverride >= 0 ? i.segOverride : DS;
+  // The decoder's seg: the override, or DS (64-bit mode ignores ES/CS/SS/DS overrides).
+  return i.seg;
 }
 
 /** Elements of `es` bytes that fit from `la` to its page end and before `off` wraps at the address size. */
