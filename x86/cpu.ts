@@ -211,6 +211,14 @@ export class Cpu {
   setFlagBits(mask: number, bits: number): void {
     this.flags = (this.getFlags() & ~mask) | (bits & mask) | 0x2;
   }
+  /**
+   * Sets all six arithmetic flags at once. Unlike setFlagBits this does not materialise the
+   * pending lazy record first: every bit it would produce is overwritten anyway.
+   */
+  setArithFlags(bits: number): void {
+    this.lfOp = LazyOp.None;
+    this.flags = (this.flags & ~ARITH) | (bits & ARITH) | 0x2;
+  }
   /** Records an arithmetic result for lazy flag evaluation (sizes 1, 2, 4: low halves only). */
   lazy(op: LazyOp, size: number, a: number, b: number, r: number): void {
     this.lfOp = op;

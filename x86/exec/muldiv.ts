@@ -18,7 +18,6 @@ import { readE, sext, trunc } from './operands.js';
 import { szp } from './shift.js';
 
 const TWO32 = 4294967296;
-const MUL_FLAGS = CF | OF | SF | ZF | AF | PF;
 
 /**
  * Unsigned 64x64 -> 128 product of (a, ah) and (b, bh), as four int32 words, least significant
@@ -84,7 +83,7 @@ export function mul64(c: Cpu, a: number, b: number, signed: boolean): number {
 
 /** Sets the multiply flags: CF = OF = `overflow`; SF/ZF/PF from the low result (undefined). */
 function mulFlags(c: Cpu, overflow: boolean, lo: number, hi: number, size: number): void {
-  c.setFlagBits(MUL_FLAGS, szp(lo, hi, size) | (overflow ? CF | OF : 0));
+  c.setArithFlags(szp(lo, hi, size) | (overflow ? CF | OF : 0));
 }
 
 /** MUL/IMUL r/m (one operand): rDX:rAX (AX for bytes) = rAX * r/m. */

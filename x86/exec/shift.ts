@@ -20,7 +20,6 @@ import { PARITY } from '../flags.js';
 import { AF, CF, OF, SF, ZF } from '../isa/types.js';
 import { ea } from './operands.js';
 
-const SHIFT_FLAGS = CF | 4 /* PF */ | AF | ZF | SF | OF;
 
 /** a << n on a 64-bit (lo, hi) pair, for any n >= 0; returns lo, high half in c.hi. */
 export function shl64(c: Cpu, lo: number, hi: number, n: number): number {
@@ -128,7 +127,7 @@ export function shift(c: Cpu, op: ShiftOp, size: number, a: number, ah: number, 
       rh = c.hi;
       cf = bit64(a, ah, w - n);
       of = bit64(r, rh, w - 1) ^ cf;
-      c.setFlagBits(SHIFT_FLAGS, szp(r, rh, size) | cf | AF | (of ? OF : 0));
+      c.setArithFlags(szp(r, rh, size) | cf | AF | (of ? OF : 0));
       c.hi = rh;
       return r;
     case ShiftOp.Shr:
@@ -137,7 +136,7 @@ export function shift(c: Cpu, op: ShiftOp, size: number, a: number, ah: number, 
       cf = bit64(a, ah, n - 1);
       // OF: MSB of the original operand for a count of 1 (SDM); 0 otherwise, as measured.
       of = n === 1 ? bit64(a, ah, w - 1) : 0;
-      c.setFlagBits(SHIFT_FLAGS, szp(r, rh, size) | cf | AF | (of ? OF : 0));
+      c.setArithFlags(szp(r, rh, size) | cf | AF | (of ? OF : 0));
       c.hi = rh;
       return r;
     case ShiftOp.Sar: {
@@ -147,7 +146,7 @@ export function shift(c: Cpu, op: ShiftOp, size: number, a: number, ah: number, 
       r = mask(c, sar64(c, sl, sh, n), c.hi, size);
       rh = c.hi;
       cf = n > 63 ? sh & 1 : bit64(sl, sh, n - 1);
-      c.setFlagBits(SHIFT_FLAGS, szp(r, rh, size) | cf | AF);
+      c.setArithFlags(szp(r, rh, size) | cf | AF);
       c.hi = rh;
       return r;
     }
@@ -298,7 +297,7 @@ export function doubleShift(c: Cpu, left: boolean, size: number, d: number, dh: 
   }
   // OF (defined for a count of 1): the sign changed.
   const of = bit64(r, rh, w - 1) ^ bit64(d, size === 8 ? dh : 0, w - 1);
-  c.setFlagBits(SHIFT_FLAGS, szp(r, rh, size) | cf | (of ? OF : 0));
+  c.setArithFlags(szp(r, rh, size) | cf | (of ? OF : 0));
   c.hi = rh;
   return r;
 }

@@ -564,7 +564,7 @@ export function comis(c: Cpu, i: Insn, dbl: boolean, quietNaNsSignal: boolean): 
   if (snan || (un && quietNaNsSignal)) X.pre |= IE;
   elemEnd(0);
   commit(c);
-  c.setFlagBits(ARITH, un ? ZF | PF | CF : x < y ? CF : x > y ? 0 : ZF);
+  c.setArithFlags(un ? ZF | PF | CF : x < y ? CF : x > y ? 0 : ZF);
 }
 
 // ---- conversions ------------------------------------------------------------------------------
