@@ -379,3 +379,44 @@ export const jitImul: Template = (i, g) => {
   const b = three ? `${i.imm | 0}, ${i.imm >> 31}` : `${lo(i.rm)}, ${i.opsize === 8 ? hi(i.rm) : '0'}`;
   return `const res = imulTrunc(c, ${i.opsize}, ${a}, ${b}); ${lo(i.reg)} = res; ${hi(i.reg)} = ${i.opsize === 8 ? 'c.hi' : '0'};`;
 };
+
+/** A 64-bit register as a canonical-or-not address number (c.jump checks it). */
+function regAddr(n: number): string {
+  return `(${hi(n)} * ${TWO32} + (${lo(n)} >>> 0))`;
+}
+
+/** JMP r64 (FF /4, register form). */
+export const jitJmpE: Template = (i, g) => {
+  if (g.mode !== 64 || i.opsize !== 8 || i.rm < 0) return undefined;
+  g.mayFault();
+  return `c.jump(${regAddr(i.rm)});`;
+};
+
+/**
+ * CALL r64 (FF /2, register form), in the handler's order: the stack slot is probed (#SS/#PF),
+ * then the target checked (#GP), then the return address pushed.
+ */
+export const jitCallE: Template = (i, g) => {
+  if (g.mode !== 64 || i.opsize !== 8 || i.rm < 0) return undefined;
+  g.writesMemory();
+  const n = g.next;
+  const nl = n % TWO32;
+  return (
+    `const t_ = ${regAddr(i.rm)}; ${stackAt(-8)} c.probeWrite(sp_, 8); c.jump(t_);` +
+    ` c.write64(sp_, ${(nl < 0 ? nl + TWO32 : nl) | 0}, ${Math.floor(n / TWO32) | 0}); r[8] = nl_ | 0; r[9] = nh_;`
+  );
+};
+
+/** CMOVcc Gv, Ev (register source): a 32-bit destination is zero-extended either way. */
+export const jitCmov: Template = (i, g) => {
+  if (!plain(i, g) || i.rm < 0) return undefined;
+  const cond = condSource(i.opcode & 15, g.flagSrc);
+  if (i.opsize === 8) return `if (${cond}) { ${lo(i.reg)} = ${lo(i.rm)}; ${hi(i.reg)} = ${hi(i.rm)}; }`;
+  return `${lo(i.reg)} = (${cond}) ? ${lo(i.rm)} : ${lo(i.reg)}; ${hi(i.reg)} = 0;`;
+};
+
+/** SETcc Eb (register destination). */
+export const jitSetcc: Template = (i, g) => {
+  if (g.mode !== 64 || i.rm < 0) return undefined;
+  return setReg8(i.rm, `(${condSource(i.opcode & 15, g.flagSrc)}) ? 1 : 0`);
+};

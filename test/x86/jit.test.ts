@@ -50,6 +50,9 @@ const insn: fc.Arbitrary<number[]> = fc.oneof(
   fc.tuple(fc.integer({ min: 0, max: 7 }), fc.boolean(), reg).map(([op, w, r]) => [rex(w, 0, r), 0xd1, 0xc0 | (op << 3) | (r & 7)]),
   fc.tuple(fc.boolean(), reg, reg).map(([w, a, b]) => [rex(w, a, b), 0x0f, 0xaf, modrmRR(a, b)]),
   fc.tuple(fc.boolean(), reg, reg, fc.integer({ min: -128, max: 127 })).map(([w, a, b, imm]) => [rex(w, a, b), 0x6b, modrmRR(a, b), imm & 0xff]),
+  // CMOVcc and SETcc (register forms), after whatever set the flags
+  fc.tuple(fc.integer({ min: 0, max: 15 }), fc.boolean(), reg, reg).map(([cc, w, a, b]) => [rex(w, a, b), 0x0f, 0x40 + cc, modrmRR(a, b)]),
+  fc.tuple(fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 7 })).map(([cc, r]) => [0x0f, 0x90 + cc, 0xc0 | r]),
   // a load from the data page through rbx (rbx is pinned to DATA by the setup when used)
   fc.constant<number[]>([0x48, 0x8b, 0x03]),
   // a conditional forward jump over the next instruction (2-byte nop)
@@ -124,6 +127,23 @@ describe('block compiler = interpreter', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('indirect CALL/JMP through a register, and their #GP on a non-canonical target', () => {
+    // lea rax,[rip+10]; call rax; add ecx,1; hlt; (target:) add edx,1; ret
+    const good = [0x48, 0x8d, 0x05, 0x06, 0, 0, 0, 0xff, 0xd0, 0x83, 0xc1, 0x01, 0xf4, 0x83, 0xc2, 0x01, 0xc3];
+    // mov rax, 0x0000800000000000 (non-canonical); call rax / jmp rax
+    const bad = (modrm: number): number[] => [0x48, 0xb8, 0, 0, 0, 0, 0, 0x80, 0, 0, 0xff, modrm];
+    for (const code of [good, bad(0xd0), bad(0xe0)]) {
+      // Run the block several times so it is compiled (threshold 1) and re-entered.
+      const regs = Array.from({ length: 16 }, (_, k) => k * 3);
+      const a = run(code, regs, false);
+      const b = run(code, regs, true);
+      expect(b).toEqual(a);
+    }
+    expect(run(bad(0xd0), [], true).fault).toBe('#GP(0)');
+    const g = run(good, Array.from({ length: 16 }, () => 100), true);
+    expect([g.regs[2], g.regs[4]]).toEqual([101, 101]); // ecx and edx each incremented once
   });
 
   it('a load that faults mid-block leaves the same flags, RIP and retired count', () => {

@@ -5,7 +5,7 @@
 import { aluALIb, aluEbGb, aluEbIb, aluEvGv, aluEvI, aluGbEb, aluGvEv, aluRaxIz, incDec, negNot, testAI, testEG, testEI } from '../exec/alu.js';
 import { callE, callJ, cmovGE, jccJ, jmpE, jmpJ, loopJ, ret, setccE } from '../exec/control.js';
 import { cbw, cwd, lea, leave, movEG, movEI, movGE, movsx, movsxd, movZI, movzx, popE, popZ, pushE, pushI, pushZ, xchgAZ, xchgEG } from '../exec/data.js';
-import { jitAluEbGb, jitAluEbIb, jitAluGbEb, jitMovEbGb, jitMovEbIb, jitMovGbEb, jitMovZbIb, jitTestEbGb, jitAluEvGv, jitAluEvI, jitAluGvEv, jitCall, jitIncDec, jitJcc, jitJmp, jitLea, jitMovEvGv, jitMovEvIz, jitMovGvEv, jitMovsxB, jitMovsxd, jitMovsxW, jitMovZvIv, jitMovzxB, jitMovzxW, jitNop, jitPopZ, jitPushZ, jitRet, jitTestEvGv } from '../jit-templates.js';
+import { jitCallE, jitCmov, jitJmpE, jitSetcc, jitAluEbGb, jitAluEbIb, jitAluGbEb, jitMovEbGb, jitMovEbIb, jitMovGbEb, jitMovZbIb, jitTestEbGb, jitAluEvGv, jitAluEvI, jitAluGvEv, jitCall, jitIncDec, jitJcc, jitJmp, jitLea, jitMovEvGv, jitMovEvIz, jitMovGvEv, jitMovsxB, jitMovsxd, jitMovsxW, jitMovZvIv, jitMovzxB, jitMovzxW, jitNop, jitPopZ, jitPushZ, jitRet, jitTestEvGv } from '../jit-templates.js';
 import { ARITH, AF, CF, NO_FLAGS, OF, PF, SF, ZF, rowName, type FlagEffect, type OperandKind, type Row } from './types.js';
 
 type RowSpec = Omit<Row, 'name'> & { readonly name?: string };
@@ -104,8 +104,8 @@ function dataRows(): Row[] {
     row({ mnemonic: 'call', map: 'one', opcode: 0xe8, operands: ['Jz'], f64: true, flags: NO_FLAGS, ends, exec: callJ, jit: jitCall }),
     row({ mnemonic: 'jmp', map: 'one', opcode: 0xe9, operands: ['Jz'], f64: true, flags: NO_FLAGS, ends, exec: jmpJ, jit: jitJmp }),
     row({ mnemonic: 'jmp', map: 'one', opcode: 0xeb, operands: ['Jb'], f64: true, flags: NO_FLAGS, ends, exec: jmpJ, jit: jitJmp }),
-    row({ mnemonic: 'call', map: 'one', opcode: 0xff, reg: 2, operands: ['Ev'], f64: true, flags: NO_FLAGS, ends, exec: callE }),
-    row({ mnemonic: 'jmp', map: 'one', opcode: 0xff, reg: 4, operands: ['Ev'], f64: true, flags: NO_FLAGS, ends, exec: jmpE }),
+    row({ mnemonic: 'call', map: 'one', opcode: 0xff, reg: 2, operands: ['Ev'], f64: true, flags: NO_FLAGS, ends, exec: callE, jit: jitCallE }),
+    row({ mnemonic: 'jmp', map: 'one', opcode: 0xff, reg: 4, operands: ['Ev'], f64: true, flags: NO_FLAGS, ends, exec: jmpE, jit: jitJmpE }),
     row({ name: 'ret', mnemonic: 'ret', map: 'one', opcode: 0xc3, operands: [], f64: true, flags: NO_FLAGS, ends, exec: (c, i) => ret(c, i, 0), jit: jitRet }),
     row({ mnemonic: 'ret', map: 'one', opcode: 0xc2, operands: ['Iw'], f64: true, flags: NO_FLAGS, ends, exec: (c, i) => ret(c, i, i.imm & 0xffff) }),
     ...(['loopne', 'loope', 'loop', 'jrcxz'] as const).map((m, k) =>
@@ -122,8 +122,8 @@ function ccRows(): Row[] {
     rows.push(
       row({ name: `j${n}_Jb`, mnemonic: `j${n}`, map: 'one', opcode: 0x70 + cc, operands: ['Jb'], f64: true, flags, ends: true, exec: jccJ, jit: jitJcc }),
       row({ name: `j${n}_Jz`, mnemonic: `j${n}`, map: '0f', opcode: 0x80 + cc, operands: ['Jz'], f64: true, flags, ends: true, exec: jccJ, jit: jitJcc }),
-      row({ name: `set${n}_Eb`, mnemonic: `set${n}`, map: '0f', opcode: 0x90 + cc, operands: ['Eb'], flags, exec: setccE }),
-      row({ name: `cmov${n}_Gv_Ev`, mnemonic: `cmov${n}`, map: '0f', opcode: 0x40 + cc, operands: ['Gv', 'Ev'], flags, cpuid: 'cmov', exec: cmovGE }),
+      row({ name: `set${n}_Eb`, mnemonic: `set${n}`, map: '0f', opcode: 0x90 + cc, operands: ['Eb'], flags, exec: setccE, jit: jitSetcc }),
+      row({ name: `cmov${n}_Gv_Ev`, mnemonic: `cmov${n}`, map: '0f', opcode: 0x40 + cc, operands: ['Gv', 'Ev'], flags, cpuid: 'cmov', exec: cmovGE, jit: jitCmov }),
     );
   }
   return rows;
