@@ -43,6 +43,12 @@ const BY_OPSIZE: Readonly<Record<string, readonly [string, string, string]>> = {
   sysexit: ['sysexitw', 'sysexitl', 'sysexitq'],
   // 66 0F 6E/7E: REX.W turns MOVD into MOVQ.
   movd: ['movd', 'movd', 'movq'],
+  // 66 0F 3A 16/22: REX.W turns PEXTRD/PINSRD into PEXTRQ/PINSRQ; objdump marks the 64-bit
+  // lengths of PCMPESTRI/PCMPESTRM (66 0F 3A 60/61) with a q.
+  pextrd: ['pextrd', 'pextrd', 'pextrq'],
+  pinsrd: ['pinsrd', 'pinsrd', 'pinsrq'],
+  pcmpestri: ['pcmpestri', 'pcmpestri', 'pcmpestriq'],
+  pcmpestrm: ['pcmpestrm', 'pcmpestrm', 'pcmpestrmq'],
 };
 
 /**
@@ -82,6 +88,9 @@ const X87_SUFFIX: Readonly<Partial<Record<OperandKind, string>>> = {
 
 /** x87 compares and exchanges whose ST(0) operand objdump leaves implicit (`fcom %st(1)`). */
 const IMPLICIT_ST0 = new Set(['fcom', 'fcomp', 'fucom', 'fucomp', 'fxch']);
+
+/** SSE4.1 variable blends: objdump prints their implicit XMM0 mask operand (Intel's last). */
+const IMPLICIT_XMM0 = new Set(['pblendvb', 'blendvps', 'blendvpd']);
 
 /** Mnemonics objdump spells another way: SAL is SHL (objdump names both C0-D3 /4 and /6 `shl`). */
 const SYNONYMS: Readonly<Record<string, string>> = { sal: 'shl' };
@@ -394,6 +403,7 @@ export function disassemble(insn: Insn, mode: 64 | 32 | 16 = 64): string {
   const operands = isIndirectBranch ? texts.map((t) => `*${t}`) : texts;
   // XLAT's table operand is implicit in the row, but objdump prints it (with any override).
   const xlat = m === 'xlat';
+  if (IMPLICIT_XMM0.has(m)) operands.push('%xmm0');
   if (xlat) operands.push(`${i.segOverride >= 0 ? p.segOverrideText() : '%ds:'}(%${(i.adsize === 8 ? R64 : i.adsize === 4 ? R32 : R16)[3]})`);
 
   // AT&T suffix: objdump adds one when a memory operand's size is not told by a register.

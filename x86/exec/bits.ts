@@ -75,7 +75,9 @@ function btEG(c: Cpu, i: Insn, op: BitOp): void {
   if (size === 2) word = ((b << 16) >> 16) >> 4;
   else if (size === 4) word = b >> 5;
   else word = bh * 67108864 + (b >>> 6); // floor(bh:b / 64), exact unless hugely out of range
-  const la = eaPlus(c, i, word * size);
+  // With a 32/16-bit address size only the low bits of the displacement count: take them exactly
+  // from the halves (word * 8 is inexact beyond 2^53).
+  const la = eaPlus(c, i, size === 8 && i.adsize !== 8 ? ((bh << 29) | (b >>> 3)) & ~7 : word * size);
   if (op !== BitOp.Test) c.probeWrite(la, size); // RMW: a write fault first
   const v = c.read(la, size);
   const vh = c.hi;

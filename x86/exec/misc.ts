@@ -13,7 +13,7 @@ import { DB, Fault, GP, OF_VEC, SS, UD } from '../fault.js';
 import { AC, AF, CF, DF, ID, IF, IOPL, NT, OF, PF, RF, SF, TF, VM, ZF } from '../isa/types.js';
 import { alu, AluOp } from './alu.js';
 import { adjustSp, pop, push } from './control.js';
-import { ea } from './operands.js';
+import { ea, eaAligned } from './operands.js';
 import { linear, regOff } from './string.js';
 
 const TWO32 = 4294967296;
@@ -114,10 +114,9 @@ export function cmpxchg(c: Cpu, i: Insn, size: number): void {
  * in both cases. Only ZF changes.
  */
 export function cmpxchg8b16b(c: Cpu, i: Insn): void {
-  const la = ea(c, i);
   if ((i.rex & 8) !== 0) {
     if (!c.features.has('cx16')) throw new Fault(UD);
-    if ((la & 15) !== 0) throw new Fault(GP, 0);
+    const la = eaAligned(c, i, 16);
     c.probeWrite(la, 16); // RMW: a write fault first
     const m0 = c.read64(la);
     const m0h = c.hi;
@@ -136,6 +135,7 @@ export function cmpxchg8b16b(c: Cpu, i: Insn): void {
     }
     return;
   }
+  const la = ea(c, i);
   c.probeWrite(la, 8); // RMW: a write fault first
   const lo = c.read32(la);
   const hi = c.read32(la + 4);

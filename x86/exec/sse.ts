@@ -13,7 +13,7 @@
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../decoder.js';
 import { Fault, GP } from '../fault.js';
-import { ea } from './operands.js';
+import { ea, eaAligned } from './operands.js';
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   // The lane views below reinterpret XMM dwords as bytes/words: they assume a little-endian host.
@@ -34,11 +34,6 @@ export class Vec {
 export const VA = new Vec();
 export const VB = new Vec();
 export const VR = new Vec();
-
-/** #GP(0) unless `la` is 16-byte aligned. */
-export function checkAlign16(la: number): void {
-  if ((la & 15) !== 0) throw new Fault(GP, 0);
-}
 
 /** Reads `bytes` (4, 8 or 16) at `la` into `t`, zeroing the dwords not read. */
 export function loadMem(c: Cpu, la: number, t: Int32Array, bytes: number): void {
@@ -83,8 +78,7 @@ export function loadW(c: Cpu, i: Insn, t: Int32Array, bytes: number, align: bool
     t[3] = x[o + 3] as number;
     return;
   }
-  const la = ea(c, i);
-  if (align && bytes === 16) checkAlign16(la);
+  const la = align && bytes === 16 ? eaAligned(c, i, 16) : ea(c, i);
   loadMem(c, la, t, bytes);
 }
 
@@ -140,8 +134,7 @@ export function movWV(c: Cpu, i: Insn, align: boolean): void {
     storeX(c, i.rm, VA.d);
     return;
   }
-  const la = ea(c, i);
-  if (align) checkAlign16(la);
+  const la = align ? eaAligned(c, i, 16) : ea(c, i);
   storeMem(c, la, c.xmm, i.reg << 2, 16);
 }
 

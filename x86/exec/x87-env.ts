@@ -10,12 +10,32 @@
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../decoder.js';
 import { Fault, GP } from '../fault.js';
-import { ea } from './operands.js';
+import { ea, eaAligned } from './operands.js';
 import { begin } from './x87.js';
 import type { X87 } from './x87-state.js';
 
 /** MXCSR bits FXRSTOR accepts (DAZ included); the rest are reserved and #GP (SDM vol. 1 §10.2.3.1). */
 export const MXCSR_MASK = 0xffff;
+
+/**
+ * Checks an access to [la, la+len) (at most two pages) before anything changes, taking the
+ * faults in the order measured on AMD: the first field (`first` bytes: 2 in the 16-bit
+ * formats, else 4; CR2 = the second page's start if it crosses), then the last byte (CR2 =
+ * that byte); `lastFirst` (FXSAVE/FXRSTOR, 16-byte aligned): the last byte, then the first.
+ */
+function probe(c: Cpu, la: number, len: number, write: boolean, first: 2 | 4 = 4, lastFirst = false): void {
+  const last = la + len - 1;
+  if (lastFirst) touch(c, last, 1, write);
+  touch(c, la, first, write);
+  if (!lastFirst) touch(c, last, 1, write);
+}
+
+function touch(c: Cpu, la: number, n: 1 | 2 | 4, write: boolean): void {
+  if (write) c.probeWrite(la, n);
+  else if (n === 4) c.read32(la);
+  else if (n === 2) c.read16(la);
+  else c.read8(la);
+}
 
 /** Size of the environment image for the operand size: 14 or 28 bytes. */
 function envSize(i: Insn): number {
@@ -25,12 +45,12 @@ function envSize(i: Insn): number {
 function storeEnv(c: Cpu, i: Insn, la: number): void {
   const x = c.fpu;
   if (i.opsize === 2) {
-    c.probeWrite(la, 14);
+    probe(c, la, 14, true, 2);
     const words = [x.fcw, x.status(), x.tagWord(), x.fip & 0xffff, x.fop & 0x7ff, x.fdp & 0xffff, 0];
     words.forEach((w, k) => c.write16(la + 2 * k, w));
     return;
   }
-  c.probeWrite(la, 28);
+  probe(c, la, 28, true);
   // The upper halves of the first three dwords are reserved; hardware writes them as ones.
   c.write32(la, x.fcw | 0xffff0000);
   c.write32(la + 4, x.status() | 0xffff0000);
@@ -83,7 +103,7 @@ export function fnstenv(c: Cpu, i: Insn): void {
 export function fldenv(c: Cpu, i: Insn): void {
   const x = begin(c, i, true);
   const la = ea(c, i);
-  c.read8(la + envSize(i) - 1); // fault before changing anything
+  probe(c, la, envSize(i), false, i.opsize === 2 ? 2 : 4); // fault before changing anything
   loadEnv(c, i, la);
   x.exc = 0;
 }
@@ -108,7 +128,7 @@ export function fnsave(c: Cpu, i: Insn): void {
   const x = c.fpu;
   const la = ea(c, i);
   const n = envSize(i);
-  c.probeWrite(la, n + 80);
+  probe(c, la, n + 80, true, i.opsize === 2 ? 2 : 4);
   storeEnv(c, i, la);
   for (let k = 0; k < 8; k++) storeReg(c, x, la + n + 10 * k, k);
   x.init();
@@ -118,16 +138,20 @@ export function frstor(c: Cpu, i: Insn): void {
   const x = begin(c, i, true);
   const la = ea(c, i);
   const n = envSize(i);
-  c.read8(la + n + 79);
+  probe(c, la, n + 80, false, i.opsize === 2 ? 2 : 4);
   loadEnv(c, i, la);
   for (let k = 0; k < 8; k++) loadReg(c, x, la + n + 10 * k, k);
   x.exc = 0;
 }
 
-/** FXSAVE needs a 16-byte aligned area (#GP(0) otherwise; SDM vol. 2 FXSAVE). */
-function fxArea(c: Cpu, i: Insn): number {
-  const la = ea(c, i);
-  if (la % 16 !== 0) throw new Fault(GP, 0);
+/**
+ * The 512-byte FXSAVE area (bytes 464-511 are not written, but a fault there is taken): the
+ * alignment #GP(0) first, then page faults, last byte first (measured on AMD), all before any
+ * state changes.
+ */
+function fxArea(c: Cpu, i: Insn, write: boolean): number {
+  const la = eaAligned(c, i, 16); // #GP(0) if not 16-byte aligned (SDM vol. 2 FXSAVE)
+  probe(c, la, 512, write, 4, true);
   return la;
 }
 
@@ -145,8 +169,7 @@ function abridgedTag(x: X87): number {
  */
 export function fxsave(c: Cpu, i: Insn): void {
   const x = c.fpu;
-  const la = fxArea(c, i);
-  c.probeWrite(la, 464);
+  const la = fxArea(c, i, true);
   c.write16(la, x.fcw);
   c.write16(la + 2, x.status());
   c.write16(la + 4, abridgedTag(x));
@@ -185,10 +208,9 @@ function readAddr(c: Cpu, la: number): number {
 /** FXRSTOR/FXRSTOR64 (0F AE /1): #GP(0) if the image sets reserved MXCSR bits. */
 export function fxrstor(c: Cpu, i: Insn): void {
   const x = c.fpu;
-  const la = fxArea(c, i);
+  const la = fxArea(c, i, false);
   const mx = c.read32(la + 24);
   if ((mx & ~MXCSR_MASK) !== 0) throw new Fault(GP, 0);
-  c.read8(la + 415);
   const cw = c.read16(la);
   const sw = c.read16(la + 2);
   const tw = c.read8(la + 4);

@@ -84,7 +84,8 @@ function underflow(x: X87): boolean {
 function push(x: X87, src: number): void {
   const t = (x.top - 1) & 7;
   if (x.valid[t] !== 0) {
-    x.exc |= IE | SF;
+    // The stack fault replaces a denormal-operand report for the value loaded (measured).
+    x.exc = (x.exc & ~DE) | IE | SF;
     setC1(x, true);
     if (!signal(x)) return;
     x.top = t;
@@ -145,6 +146,8 @@ function loadMem(c: Cpu, la: number, fmt: MemFormat): void {
 function nanResult(x: X87, a: number, b: number): void {
   const ka = x.kind(a);
   const kb = x.kind(b);
+  // A NaN result is not rounded: C1 (round-up) is 0 (measured).
+  setC1(x, false);
   if (ka === K_UNSUPPORTED || kb === K_UNSUPPORTED) {
     x.exc |= IE;
     x.setIndefinite(S_RES);
@@ -173,9 +176,11 @@ function nanUnary(x: X87, a: number): boolean {
   if (k === K_UNSUPPORTED) {
     x.exc |= IE;
     x.setIndefinite(S_RES);
+    setC1(x, false); // not rounded (measured)
     return true;
   }
   if (k !== K_QNAN && k !== K_SNAN) return false;
+  setC1(x, false); // not rounded (measured)
   if (k === K_SNAN) x.exc |= IE;
   x.copy(S_RES, a);
   x.quiet(S_RES);
@@ -445,7 +450,10 @@ export function fstSt(c: Cpu, i: Insn, popAfter: boolean): void {
   if (x.valid[x.top] === 0) {
     if (!underflow(x)) return;
     x.setIndefinite(S_RES);
-  } else x.copy(S_RES, x.top);
+  } else {
+    x.copy(S_RES, x.top);
+    setC1(x, false); // a register copy is exact: no round-up (measured)
+  }
   commit(x, d, popAfter);
 }
 
@@ -580,7 +588,7 @@ export function fcomi(c: Cpu, i: Insn, popAfter: boolean, unordered: boolean): v
     r = compare(x, x.top, s);
     if (!signal(x)) return;
   }
-  setC1(x, false);
+  // C1 changes only on stack underflow (measured; the SDM defines no other effect).
   const bits = r === 2 ? ZF | PF | CF : r === 0 ? ZF : r < 0 ? CF : 0;
   c.setFlagBits(ZF | PF | CF | OF | SF_FLAG | AF, bits);
   if (popAfter) pop(x);
@@ -972,6 +980,7 @@ export function fxch(c: Cpu, i: Insn): void {
 export function ffree(c: Cpu, i: Insn): void {
   const x = begin(c, i, false);
   x.valid[x.phys(i.rm & 7)] = 0;
+  setC1(x, false); // C0-C3 are undefined (SDM); the reference AMD CPU clears C1
 }
 
 export function fincDecStp(c: Cpu, i: Insn, delta: number): void {
@@ -1001,7 +1010,7 @@ export function fcmov(c: Cpu, i: Insn, cc: number, negate: boolean): void {
     x.valid[t] = 1;
     return;
   }
-  setC1(x, false);
+  // C1 changes only on stack underflow (SDM vol. 2 FCMOVcc; measured).
   if (cond) x.copy(t, s);
 }
 

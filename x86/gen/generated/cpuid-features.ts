@@ -22,7 +22,10 @@ export const FEATURES_WITH_ROWS: readonly Feature[] = [
   'rdtscp',
   'sse',
   'sse2',
+  'sse3',
+  'sse4_1',
   'sse4_2',
+  'ssse3',
 ];
 
 /** Whether the table has a row for `f`. */
