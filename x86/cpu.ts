@@ -353,7 +353,8 @@ export class Cpu {
   write16(la: number, x: number): void {
     const off = la & 0xfff;
     if (off > PAGE_SIZE - 2) {
-      // Check both pages before writing either, so a fault leaves memory unchanged.
+      // Check both pages, in order, before writing either, so a fault leaves memory unchanged.
+      this.page(la, AccessKind.Write);
       this.page(la + 1, AccessKind.Write);
       this.write8(la, x);
       this.write8(la + 1, x >> 8);

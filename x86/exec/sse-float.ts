@@ -228,6 +228,9 @@ function round(neg: boolean, d: number, e: number, eoff: number, fmt: 0 | 1): nu
   const p = PREC[fmt];
   const s = 53 - p;
   const R = rndInt(M, e, s, mode);
+  // Inexact at the format's precision with an unbounded exponent: what an unmasked underflow
+  // reports (the handler gets the scaled result; measured: UE without PE when that is exact).
+  const inexactUnbounded = X.inexact;
   const Eu = R * 2 ** s >= TWO53 ? E + 1 : E;
   let v: number;
   if (Eu > EMAX[fmt]) {
@@ -237,7 +240,7 @@ function round(neg: boolean, d: number, e: number, eoff: number, fmt: 0 | 1): nu
     // Tiny: round again at the subnormal precision.
     const R2 = rndInt(M, e, s + (EMIN[fmt] - E), mode);
     v = R2 * 2 ** (1 - p + EMIN[fmt]);
-    if (!X.um) X.post |= UE | (X.inexact ? PE : 0);
+    if (!X.um) X.post |= UE | (inexactUnbounded ? PE : 0);
     else if (X.ftz) {
       X.post |= UE | PE;
       v = 0;

@@ -403,6 +403,10 @@ export function fldSt(c: Cpu, i: Insn): void {
 export function fstMem(c: Cpu, i: Insn, fmt: MemFormat, popAfter: boolean): void {
   const x = begin(c, i, false);
   const la = memAddr(c, i);
+  const size = fmt === 'f32' || fmt === 'i32' ? 4 : fmt === 'i16' ? 2 : fmt === 'f80' ? 10 : 8;
+  // The destination's page fault comes first, even when an unmasked exception then suppresses
+  // the store (measured).
+  c.probeWrite(la, size);
   const t = x.top;
   const empty = x.valid[t] === 0;
   if (empty) {
@@ -411,7 +415,6 @@ export function fstMem(c: Cpu, i: Insn, fmt: MemFormat, popAfter: boolean): void
   } else x.copy(S_RES, t);
   let lo = 0;
   let hi = 0;
-  const size = fmt === 'f32' || fmt === 'i32' ? 4 : fmt === 'i16' ? 2 : fmt === 'f80' ? 10 : 8;
   switch (fmt) {
     case 'f32':
       lo = empty ? 0xffc00000 | 0 : x.toF32Bits(S_RES);
