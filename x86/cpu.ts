@@ -126,6 +126,15 @@ export class Cpu {
     features: Iterable<Feature> = ['base'],
   ) {
     this.features = new Set(features);
+    // Fields that will hold full int32s, addresses or large counts are first given a value
+    // outside V8's small-integer range, so their representation is chosen once, here. Letting
+    // it widen later (the first 0x7fffffff in `hi`, the first stack address in `rip`) would
+    // change the object's hidden class mid-run and deoptimise every compiled block at once.
+    const wide = 2 ** 40 + 0.5;
+    this.hi = this.rip = this.insnStart = this.retired = wide;
+    this.lfA = this.lfAH = this.lfB = this.lfBH = this.lfR = this.lfRH = wide;
+    this.hi = this.rip = this.insnStart = this.retired = 0;
+    this.lfA = this.lfAH = this.lfB = this.lfBH = this.lfR = this.lfRH = 0;
   }
 
   // ---- registers --------------------------------------------------------------------------
