@@ -50,6 +50,7 @@ const UE = 0x10;
 const PE = 0x20;
 const DAZ = 0x40;
 const UM = 0x800;
+const OM = 0x400;
 const FTZ = 0x8000;
 
 const RC_NEAREST = 0;
@@ -65,7 +66,7 @@ const TWO53 = 9007199254740992;
 const MIN_NORMAL64 = 2.2250738585072014e-308;
 
 /** Per-instruction exception and mode state (transient, see the module comment). */
-const X = { pre: 0, post: 0, rc: 0, daz: false, ftz: false, um: true, inexact: false, exp: 0, hi: 0, imm: 0, den: false, bad: false };
+const X = { pre: 0, post: 0, rc: 0, daz: false, ftz: false, um: true, om: true, inexact: false, exp: 0, hi: 0, imm: 0, den: false, bad: false };
 
 /** Bit-moving views (only ever holding non-NaN values as floats). */
 const CV = (() => {
@@ -81,6 +82,7 @@ function begin(c: Cpu): void {
   X.daz = (m & DAZ) !== 0;
   X.ftz = (m & FTZ) !== 0;
   X.um = (m & UM) !== 0;
+  X.om = (m & OM) !== 0;
 }
 
 /** Records the flags; raises #XM (leaving the destination alone) when one is unmasked. */
@@ -234,7 +236,9 @@ function round(neg: boolean, d: number, e: number, eoff: number, fmt: 0 | 1): nu
   const Eu = R * 2 ** s >= TWO53 ? E + 1 : E;
   let v: number;
   if (Eu > EMAX[fmt]) {
-    X.post |= OE | PE;
+    // Masked: the result is ±max or ±inf, always inexact. Unmasked: like underflow, the handler
+    // would get the scaled result, so PE only if that is inexact (measured: OE alone otherwise).
+    X.post |= OE | (X.om || inexactUnbounded ? PE : 0);
     v = mode === 1 ? MAXV[fmt] : Infinity;
   } else if (Eu < EMIN[fmt]) {
     // Tiny: round again at the subnormal precision.
