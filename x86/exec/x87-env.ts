@@ -11,11 +11,10 @@ import type { Cpu } from '../cpu.js';
 import type { Insn } from '../decoder.js';
 import { Fault, GP } from '../fault.js';
 import { ea, eaAligned } from './operands.js';
+import { MXCSR_MASK } from './sse.js';
 import { begin } from './x87.js';
 import type { X87 } from './x87-state.js';
 
-/** MXCSR bits FXRSTOR accepts (DAZ included); the rest are reserved and #GP (SDM vol. 1 §10.2.3.1). */
-export const MXCSR_MASK = 0xffff;
 
 /**
  * Checks an access to [la, la+len) (at most two pages) before anything changes, taking the
