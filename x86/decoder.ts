@@ -5,6 +5,10 @@
  *
  * Register numbers: 0-15 are the GPRs (REX.R/X/B folded in). A byte register operand without
  * a REX prefix and number 4-7 means AH, CH, DH, BH: the decoder turns it into 16-19.
+ *
+ * VEX (SDM vol. 2A §2.3): C4 (3-byte) and C5 (2-byte) prefixes carry inverted R/X/B, the opcode
+ * map, W, an inverted extra register specifier vvvv, the vector length L and the implied
+ * mandatory prefix pp. A VEX instruction matches only rows with a `vex` column.
  */
 import type { Cpu } from './cpu.js';
 import { Fault, GP, UD } from './fault.js';
@@ -50,14 +54,20 @@ export interface Insn {
   readonly imm: number;
   readonly imm2: number;
   readonly immHi: number;
-  /** 0, 0xF3 (REP/REPE) or 0xF2 (REPNE): the last of F2/F3 given. */
+  /** 0, 0xF3 (REP/REPE) or 0xF2 (REPNE): the last of F2/F3 given; with VEX, implied by pp. */
   readonly rep: number;
   readonly lock: boolean;
-  /** The REX byte, or 0. */
+  /** The REX byte, or 0 (always 0 with VEX, whose R/X/B/W are folded into the fields here). */
   readonly rex: number;
+  /** Encoded with a VEX prefix (C4/C5). */
+  readonly vex: boolean;
+  /** VEX.vvvv as a register number (the field is stored inverted); 0 without VEX. */
+  readonly vvvv: number;
+  /** VEX.L (0 or 1); 0 without VEX. */
+  readonly vexL: number;
   /** The opcode byte (for rows covering several opcodes, e.g. Jcc and Z-register forms). */
   readonly opcode: number;
-  /** Operand-size prefix 66 present (SSE forms read it through `row.prefix`). */
+  /** Operand-size prefix 66 present (SSE forms read it through `row.prefix`); with VEX, pp = 01. */
   readonly p66: boolean;
   /** Linear address of the instruction (for the disassembler and diagnostics). */
   readonly addr: number;
@@ -153,6 +163,8 @@ export function decode(c: Cpu, la: number): Insn {
   let lock = false;
   let segOverride = -1;
   let rex = 0;
+  // REX bits implied by a VEX prefix (W, R, X, B): used for the fields below, not reported as `rex`.
+  let vexRex = 0;
   let b = next();
   for (;;) {
     if (b === 0x66) p66 = true;
@@ -177,7 +189,36 @@ export function decode(c: Cpu, la: number): Insn {
 
   let map = 0;
   let opcode = b;
-  if (b === 0x0f) {
+  // VEX prefix (SDM vol. 2A §2.3.5, figure 2-9). Outside 64-bit mode C4/C5 are LES/LDS unless
+  // the next byte's bits 7:6 are 11b (a register ModRM, invalid for LES/LDS).
+  let vex = false;
+  let vvvv = 0;
+  let vexL = 0;
+  let vexW = false;
+  if ((b === 0xc4 || b === 0xc5) && (mode === 64 || c.fetch8(la + pos) >> 6 === 3)) {
+    // §2.3.2: a VEX prefix after 66, F2, F3 or REX is #UD (so is LOCK: no VEX row allows it).
+    if (p66 || rep !== 0 || rex !== 0 || lock) throw new Fault(UD);
+    vex = true;
+    const v1 = next();
+    let v2 = v1; // C5: R̄ vvvv̄ L pp in the one payload byte
+    let rxb = ((~v1 >> 7) & 1) << 2; // REX-style bits: R=4, X=2, B=1
+    map = 1;
+    if (b === 0xc4) {
+      rxb |= (~v1 >> 5) & 3;
+      map = v1 & 0x1f; // mmmmm: 1 = 0F, 2 = 0F38, 3 = 0F3A, the rest reserved (#UD)
+      if (map < 1 || map > 3) throw new Fault(UD);
+      v2 = next();
+      vexW = (v2 & 0x80) !== 0;
+    }
+    vvvv = (~v2 >> 3) & 15;
+    vexL = (v2 >> 2) & 1;
+    const pp = v2 & 3; // implied mandatory prefix: none, 66, F3, F2
+    p66 = pp === 1;
+    rep = pp === 2 ? 0xf3 : pp === 3 ? 0xf2 : 0;
+    if (mode === 64) vexRex = 0x40 | (vexW ? 8 : 0) | rxb;
+    else vvvv &= 7; // §2.3.5: outside 64-bit mode only eight registers (R̄X̄B̄ and vvvv[3] ignored)
+    opcode = next();
+  } else if (b === 0x0f) {
     opcode = next();
     map = 1;
     if (opcode === 0x38) {
@@ -200,6 +241,8 @@ export function decode(c: Cpu, la: number): Insn {
 
   let row: Row | undefined;
   for (const r of slot.rows) {
+    if ((r.vex !== undefined) !== vex) continue;
+    if (r.vex !== undefined && ((r.vex.l !== undefined && r.vex.l !== vexL) || (r.vex.w !== undefined && r.vex.w !== (vexW ? 1 : 0)))) continue;
     if (r.reg !== undefined && r.reg !== regField) continue;
     if (r.mod === 'mem' && mod === 3) continue;
     if (r.mod === 'reg' && mod !== 3) continue;
@@ -211,12 +254,17 @@ export function decode(c: Cpu, la: number): Insn {
     break;
   }
   if (row === undefined || !c.features.has(row.cpuid ?? 'base')) throw new Fault(UD);
+  // §2.3.6: an instruction that does not use VEX.vvvv requires 1111b there, else #UD.
+  if (vex && vvvv !== 0 && !row.operands.includes('By')) throw new Fault(UD);
+  const rexBits = vex ? vexRex : rex;
 
   // Sizes. A mandatory 66 prefix is part of the opcode and does not change the operand size.
-  const w = (rex & 8) !== 0;
+  const w = (rexBits & 8) !== 0;
   const size66 = p66 && row.prefix !== '66';
   let opsize: number;
-  if (mode === 64) {
+  // VEX: 66 is pp, never an operand-size prefix; VEX.W selects 64 bits (ignored outside 64-bit mode).
+  if (vex) opsize = w ? 8 : 4;
+  else if (mode === 64) {
     if (w) opsize = 8;
     else if (row.f64 === true) opsize = 8;
     else if (size66) opsize = 2;
@@ -225,7 +273,7 @@ export function decode(c: Cpu, la: number): Insn {
   else opsize = size66 ? 4 : 2;
   const adsize = mode === 64 ? (p67 ? 4 : 8) : mode === 32 ? (p67 ? 2 : 4) : p67 ? 4 : 2;
 
-  let reg = regField | ((rex & 4) << 1);
+  let reg = regField | ((rexBits & 4) << 1);
   let rm = -1;
   let base = NO_REG;
   let index = NO_REG;
@@ -237,7 +285,7 @@ export function decode(c: Cpu, la: number): Insn {
 
   if (modrm >= 0) {
     if (mod === 3) {
-      rm = rmField | ((rex & 1) << 3);
+      rm = rmField | ((rexBits & 1) << 3);
     } else if (adsize === 2) {
       // 16-bit addressing: fixed base/index pairs (SDM vol. 2 table 2-1).
       const pairs: readonly (readonly [number, number])[] = [[3, 6], [3, 7], [5, 6], [5, 7], [6, NO_REG], [7, NO_REG], [5, NO_REG], [3, NO_REG]];
@@ -256,20 +304,20 @@ export function decode(c: Cpu, la: number): Insn {
       if (rmField === 4) {
         sib = next();
         scale = 1 << (sib >> 6);
-        const idx = ((sib >> 3) & 7) | ((rex & 2) << 2);
+        const idx = ((sib >> 3) & 7) | ((rexBits & 2) << 2);
         index = idx === 4 ? NO_REG : idx;
         baseField = sib & 7;
         if (baseField === 5 && mod === 0) {
           base = NO_REG;
           disp = next() | (next() << 8) | (next() << 16) | (next() << 24);
         } else {
-          base = baseField | ((rex & 1) << 3);
+          base = baseField | ((rexBits & 1) << 3);
         }
       } else if (rmField === 5 && mod === 0) {
         disp = next() | (next() << 8) | (next() << 16) | (next() << 24);
         if (mode === 64) ripRel = true;
       } else {
-        base = rmField | ((rex & 1) << 3);
+        base = rmField | ((rexBits & 1) << 3);
       }
       if (mod === 1) disp = (next() << 24) >> 24;
       else if (mod === 2) disp = next() | (next() << 8) | (next() << 16) | (next() << 24);
@@ -279,7 +327,7 @@ export function decode(c: Cpu, la: number): Insn {
 
   // Registers encoded in the opcode's low bits.
   if (row.operands[0] === 'Zb' || row.operands[0] === 'Zv' || row.operands[0] === 'Zy' || row.operands[1] === 'Zv') {
-    reg = (opcode & 7) | ((rex & 1) << 3);
+    reg = (opcode & 7) | ((rexBits & 1) << 3);
   }
 
   // Byte registers 4-7 without REX are AH, CH, DH, BH.
@@ -346,6 +394,9 @@ export function decode(c: Cpu, la: number): Insn {
     rep,
     lock,
     rex,
+    vex,
+    vvvv,
+    vexL,
     opcode,
     p66,
     addr: la,

@@ -318,6 +318,10 @@ class Printer {
         this.useRex(c === 'G' ? 4 : 1);
         this.byteReg(size, i.reg);
         return gpr(i.reg, size);
+      case 'B':
+        // VEX.vvvv (BMI1/BMI2): objdump reverses it with the others, `andn %rcx,%rbx,%rax`.
+        this.u.sizedReg = true;
+        return gpr(i.vvvv, size);
       case 'V':
         this.useRex(4);
         return `%xmm${i.reg}`;

@@ -122,6 +122,7 @@ function immBytes(row: Row, opsize: number): number[] {
  * REX.W, REX.R/B and 66 variants where the row's operands depend on them.
  */
 function encodings(row: Row, mode: 64 | 32): number[][] {
+  if (row.vex !== undefined) return vexEncodings(row, mode);
   const modrm = row.reg !== undefined || row.operands.some((o) => MODRM_KIND.test(o));
   const zreg = row.operands.some((o) => Z_KINDS.includes(o));
   const sized = row.operands.some((o) => /[vyz]$/.test(o) || o === 'rAX' || o === 'eAX');
@@ -157,6 +158,43 @@ function encodings(row: Row, mode: 64 | 32): number[][] {
           const op = row.opcode + lowBits;
           out.push([...pre, ...mand, ...(rex !== 0 ? [rex] : []), ...MAP_BYTES[row.map], op, ...form, ...immBytes(row, opsize)]);
         }
+      }
+    }
+  }
+  return out;
+}
+
+const VEX_MAP = { one: 0, '0f': 1, '0f38': 2, '0f3a': 3 } as const;
+const VEX_PP = { none: 0, any: 0, '66': 1, f3: 2, f2: 3 } as const;
+
+/**
+ * A VEX row's encodings (SDM vol. 2A §2.3.5): three-byte C4 with VEX.W 0 and 1 and R/X/B all
+ * clear or all set (64-bit mode), VEX.vvvv naming a low and a high register where the row has a
+ * `By` operand (else 1111b, as required), and the two-byte C5 form for map 0F.
+ */
+function vexEncodings(row: Row, mode: 64 | 32): number[][] {
+  const vex = row.vex ?? {};
+  const pp = VEX_PP[row.prefix ?? 'none'];
+  const l = vex.l ?? 0;
+  const ws = vex.w !== undefined ? [vex.w] : mode === 64 ? [0, 1] : [0];
+  const rxbs = mode === 64 ? [7, 0] : [7];
+  const vvvvs = row.operands.includes('By') ? (mode === 64 ? [3, 12] : [3]) : [0];
+  const regField = row.reg ?? 2;
+  const forms: number[][] = [];
+  if (row.mod !== 'mem') forms.push([0xc0 | (regField << 3) | (row.rm ?? 1)]);
+  if (row.mod !== 'reg' && row.rm === undefined) {
+    forms.push([0x40 | (regField << 3) | 0, 0x10]);
+    forms.push([0x84 | (regField << 3), 0x5e, 0x78, 0x56, 0x34, 0x12]);
+    if (mode === 64) forms.push([0x05 | (regField << 3), 0x00, 0x01, 0x00, 0x00]);
+  }
+  const out: number[][] = [];
+  for (const w of ws) {
+    for (const rxb of rxbs) {
+      for (const v of vvvvs) {
+        const payload = (w << 7) | ((~v & 15) << 3) | (l << 2) | pp;
+        const heads = [[0xc4, (rxb << 5) | VEX_MAP[row.map], payload]];
+        if (row.map === '0f' && w === 0 && (rxb & 3) === 3) heads.push([0xc5, ((rxb >> 2) << 7) | (payload & 0x7f)]);
+        for (const head of heads) for (const form of forms) out.push([...head, row.opcode, ...form, ...immBytes(row, w === 1 ? 8 : 4)]);
       }
     }
   }

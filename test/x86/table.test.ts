@@ -49,12 +49,13 @@ function nameProblem(r: Row): string | undefined {
 type PrefixState = 'none' | '66' | 'f3' | 'f2';
 const PREFIX_STATES: readonly PrefixState[] = ['none', '66', 'f3', 'f2'];
 
-/** One point of an opcode's encoding space: ModRM (reg, and rm or -1 for memory), prefix, mode. */
+/** One point of an opcode's encoding space: ModRM (reg, and rm or -1 for memory), prefix, mode, VEX or legacy. */
 interface Point {
   readonly reg: number;
   readonly rm: number;
   readonly prefix: PrefixState;
   readonly long: boolean;
+  readonly vex: boolean;
 }
 
 /** The points of one opcode's space; rows without ModRM collapse reg and rm. */
@@ -62,8 +63,10 @@ function points(modrm: boolean): Point[] {
   const out: Point[] = [];
   for (const prefix of PREFIX_STATES) {
     for (const long of [false, true]) {
-      if (!modrm) out.push({ reg: 0, rm: 0, prefix, long });
-      else for (let reg = 0; reg < 8; reg++) for (let rm = -1; rm < 8; rm++) out.push({ reg, rm, prefix, long });
+      for (const vex of [false, true]) {
+        if (!modrm) out.push({ reg: 0, rm: 0, prefix, long, vex });
+        else for (let reg = 0; reg < 8; reg++) for (let rm = -1; rm < 8; rm++) out.push({ reg, rm, prefix, long, vex });
+      }
     }
   }
   return out;
@@ -79,6 +82,8 @@ function matches(r: Row, p: Point, modrm: boolean): boolean {
   }
   const pre = r.prefix ?? 'any';
   if (pre !== 'any' && pre !== p.prefix) return false;
+  // VEX rows match only VEX encodings (their L/W constraints are not points here).
+  if ((r.vex !== undefined) !== p.vex) return false;
   if (r.modes === 'o64' && !p.long) return false;
   if (r.modes === 'i64' && p.long) return false;
   return true;

@@ -50,7 +50,7 @@ export function shr64(c: Cpu, lo: number, hi: number, n: number): number {
 }
 
 /** Arithmetic a >> n on a 64-bit pair, for any n >= 0. */
-function sar64(c: Cpu, lo: number, hi: number, n: number): number {
+export function sar64(c: Cpu, lo: number, hi: number, n: number): number {
   if (n === 0) {
     c.hi = hi;
     return lo;

@@ -68,6 +68,7 @@ function hex2(n: number): string {
 /** A row with the qualifiers that tell it apart from its neighbours: `66 reg-form rm=1 o64 name`. */
 function describe(r: Row): string {
   const q: string[] = [];
+  if (r.vex !== undefined) q.push(`VEX${r.vex.l !== undefined ? `.L${r.vex.l}` : ''}${r.vex.w !== undefined ? `.W${r.vex.w}` : ''}`);
   if (r.prefix !== undefined && r.prefix !== 'any') q.push(r.prefix === 'none' ? 'NP' : r.prefix.toUpperCase());
   if (r.mod !== undefined) q.push(r.mod === 'mem' ? 'mem' : 'reg-form');
   if (r.rm !== undefined) q.push(`rm=${r.rm}`);
@@ -117,7 +118,8 @@ export function opcodeMapReport(rows: readonly Row[]): string {
     'ModRM.reg value (`/0`-`/7`) is listed. Qualifiers before a row name: mandatory prefix (`NP` none,',
     '`66`, `F3`, `F2`; absent means the prefixes keep their usual meaning), `mem`/`reg-form` (the row',
     'exists only for that ModRM.mod), `rm=` (register form told apart by ModRM.rm), `o64`/`i64`',
-    '(only in / invalid in 64-bit mode), `[feature]` (the CPUID feature, if not the base set).',
+    '(only in / invalid in 64-bit mode), `[feature]` (the CPUID feature, if not the base set),',
+    '`VEX` (VEX-encoded only: the map is VEX.mmmmm, the prefix VEX.pp; `.L0`/`.W1` constrain L/W).',
     'An encoding no row matches (another prefix, ModRM form or mode than those listed) is #UD too.',
     '',
     '| map | opcodes with rows | `#UD` | prefixes and escapes |',

@@ -2,9 +2,8 @@
  * Table rows: the rest of the general-purpose integer set — shifts and rotates, multiply and
  * divide, bit operations, string instructions, flag instructions, atomics and assorted
  * instructions (ENTER, XLAT, MOV moffs, INT n, fences, hints, RDTSC/RDRAND...).
- *
- * Not here (yet): the VEX-encoded BMI1/BMI2 forms (ANDN, BEXTR, BLSI, BLSMSK, BLSR, BZHI, MULX,
- * PDEP, PEXT, RORX, SARX, SHLX, SHRX) — the decoder has no VEX (C4/C5) support, so they #UD.
+ * The VEX-encoded BMI1/BMI2 forms (ANDN, BEXTR, BLSx, BZHI, MULX, PDEP, PEXT, RORX, SARX,
+ * SHLX, SHRX) are in rows-bmi.ts.
  */
 import { btcEvGv, btEvGv, btEvIb, btrEvGv, btsEvGv, adcxAdox, bsfBsr, bswap, crc32, movbeLoad, movbeStore, popcnt, tzLzcnt } from '../exec/bits.js';
 import {

@@ -10,6 +10,11 @@
  *                opcode's low three bits) cover opcode..opcode+7.
  *  - `prefix`    mandatory prefix (SSE): `none` (default), `66`, `f3`, `f2`. `any` means the
  *                prefixes 66/F2/F3 are not part of the encoding (their usual meaning applies).
+ *                For a VEX row it is the prefix VEX.pp implies (`none` = NP).
+ *  - `vex`       present: the row is VEX-encoded (C4/C5, SDM vol. 2A §2.3) and matches only VEX
+ *                instructions, with VEX.L and VEX.W constrained by `l`/`w` where given (VEX.W
+ *                otherwise selects the operand size like REX.W); absent: legacy encoding only.
+ *                `map` is VEX.mmmmm (or the 0F of C5).
  *  - `reg`       for group opcodes, the ModRM.reg value (0-7) this row is.
  *  - `mod`       `mem` or `reg`: the row only exists for that ModRM.mod form.
  *  - `rm`        for opcodes that are told apart by ModRM.rm (register form only), its value.
@@ -43,6 +48,7 @@ export type ModeValidity = 'any' | 'o64' | 'i64';
  *  O: absolute offset (moffs)           Z: register from the opcode's low bits (with REX.B)
  *  X: memory at DS:rSI                  Y: memory at ES:rDI
  *  S: ModRM reg as a segment register   V/W/U: XMM in reg / r/m / r/m register-only
+ *  B: general register from VEX.vvvv
  * Sizes: b byte, w word, d dword, q qword, v word/dword/qword by operand size, z word/dword
  * (dword when the operand size is 64), y dword/qword, dq 128 bits, p far pointer.
  * Fixed operands: AL, AX, eAX, rAX, CL, DX (port), 1 (the constant one).
@@ -53,6 +59,7 @@ export type ModeValidity = 'any' | 'o64' | 'i64';
 export type OperandKind =
   | 'Eb' | 'Ew' | 'Ed' | 'Eq' | 'Ev' | 'Ey'
   | 'Gb' | 'Gw' | 'Gd' | 'Gq' | 'Gv' | 'Gy' | 'Gz'
+  | 'By'
   | 'M' | 'Mb' | 'Mw' | 'Md' | 'Mq' | 'Mv' | 'My' | 'Mdq' | 'Mp'
   | 'Rd' | 'Rq' | 'Ry' | 'Rv'
   | 'Ib' | 'Iw' | 'Iz' | 'Iv' | 'sIb'
@@ -109,6 +116,7 @@ export interface Row {
   readonly map: OpcodeMap;
   readonly opcode: number;
   readonly prefix?: MandatoryPrefix;
+  readonly vex?: { readonly l?: 0 | 1; readonly w?: 0 | 1 };
   readonly reg?: number;
   readonly mod?: 'mem' | 'reg';
   readonly rm?: number;

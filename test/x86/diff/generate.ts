@@ -3,7 +3,7 @@
  * integers, so shrinking moves every choice towards "no prefix, small values") and `build`,
  * which turns a row and a spec into an encoded instruction plus a complete initial state
  * (a `NativeCase`). Everything derives from the row's columns (map, opcode, prefix, reg/mod/rm,
- * operands, lock, rep, d64/f64), so new rows are covered without touching this file.
+ * operands, lock, rep, d64/f64, vex), so new rows are covered without touching this file.
  */
 import fc from 'fast-check';
 import type { NativeCase, NativePage } from '../native/native-runner.js';
@@ -332,11 +332,14 @@ export function build(row: Row, s: Spec): DiffCase | undefined {
   const rmField = row.rm ?? s.rm;
   const prefix = row.prefix ?? 'any';
   const hasXmm = row.operands.some((o) => /^(V|W|U)/.test(o));
+  const vex = row.vex;
   const may66 =
+    vex === undefined &&
     row.f64 !== true && (prefix === 'any' || ((prefix === 'f2' || prefix === 'f3') && !hasXmm && row.operands.some((o) => o === 'Gv' || o === 'Ev')));
   const p66 = may66 && s.p66 === 3;
   const p67 = s.p67 === 9;
-  const rex = s.rex >= 16 ? 0x40 | (s.rex & 15) : 0;
+  // With VEX, `rex` stands for VEX.W/R/X/B (always random; W as the row requires), not a REX byte.
+  const rex = vex !== undefined ? 0x40 | (vex.w !== undefined ? vex.w << 3 : s.rex & 8) | (s.rex & 7) : s.rex >= 16 ? 0x40 | (s.rex & 15) : 0;
   const w = (rex & 8) !== 0;
   const seg = s.seg >= 6 ? s.seg - 6 : -1;
   const rep = row.rep !== undefined ? [0, 0xf3, 0xf2][s.rep] ?? 0 : 0;
@@ -351,13 +354,22 @@ export function build(row: Row, s: Spec): DiffCase | undefined {
   if (p67) b.push(0x67);
   if (p66) b.push(0x66);
   if (rep !== 0) b.push(rep);
-  if (prefix === '66') b.push(0x66);
-  else if (prefix === 'f3') b.push(0xf3);
-  else if (prefix === 'f2') b.push(0xf2);
-  if (rex !== 0) b.push(rex);
-  if (row.map === '0f') b.push(0x0f);
-  else if (row.map === '0f38') b.push(0x0f, 0x38);
-  else if (row.map === '0f3a') b.push(0x0f, 0x3a);
+  if (vex !== undefined) {
+    // Three-byte VEX (SDM vol. 2A §2.3.5): R̄X̄B̄ mmmmm, then W vvvv̄ L pp. vvvv is a random
+    // register for rows with a `By` operand; otherwise 1111b, rarely not (that is #UD).
+    const vvvv = row.operands.includes('By') || s.aux === 13 ? s.zreg | (s.rex >= 16 ? 8 : 0) : 0;
+    const pp = prefix === '66' ? 1 : prefix === 'f3' ? 2 : prefix === 'f2' ? 3 : 0;
+    const mmmmm = row.map === '0f' ? 1 : row.map === '0f38' ? 2 : 3;
+    b.push(0xc4, ((~rex & 7) << 5) | mmmmm, ((rex & 8) << 4) | ((~vvvv & 15) << 3) | ((vex.l ?? 0) << 2) | pp);
+  } else {
+    if (prefix === '66') b.push(0x66);
+    else if (prefix === 'f3') b.push(0xf3);
+    else if (prefix === 'f2') b.push(0xf2);
+    if (rex !== 0) b.push(rex);
+    if (row.map === '0f') b.push(0x0f);
+    else if (row.map === '0f38') b.push(0x0f, 0x38);
+    else if (row.map === '0f3a') b.push(0x0f, 0x3a);
+  }
   b.push(row.operands.some(isZ) ? row.opcode + s.zreg : row.opcode);
 
   // ModRM, SIB, displacement.

@@ -6,6 +6,7 @@ export const FEATURES_WITH_ROWS: readonly Feature[] = [
   'adx',
   'base',
   'bmi1',
+  'bmi2',
   'clflush',
   'clflushopt',
   'cmov',
