@@ -263,14 +263,14 @@ export const jitLea: Template = (i, g) => {
 function stackAt(delta: number): string {
   const d = delta < 0 ? `- ${-delta}` : `+ ${delta}`;
   return (
-    `const nl_ = (r[8] >>> 0) ${d}; const nh_ = (r[9] + Math.floor(nl_ / ${TWO32})) | 0;` +
+    `const nl_ = (${lo(4)} >>> 0) ${d}; const nh_ = (${hi(4)} + Math.floor(nl_ / ${TWO32})) | 0;` +
     ` if ((nh_ >> 15) !== (nh_ >> 31)) throw new Fault(12, 0); const sp_ = nh_ * ${TWO32} + (nl_ >>> 0);`
   );
 }
 
 /** PUSH of a 64-bit value given as two source expressions (read before RSP moves). */
 function push64(vlo: string, vhi: string): string {
-  return `const pl_ = ${vlo}, ph_ = ${vhi}; ${stackAt(-8)} c.write64(sp_, pl_, ph_); r[8] = nl_ | 0; r[9] = nh_;`;
+  return `const pl_ = ${vlo}, ph_ = ${vhi}; ${stackAt(-8)} c.write64(sp_, pl_, ph_); ${lo(4)} = nl_ | 0; ${hi(4)} = nh_;`;
 }
 
 /** PUSH Zv / POP Zv (50+r / 58+r), 64-bit. */
@@ -283,7 +283,7 @@ export const jitPushZ: Template = (i, g) => {
 export const jitPopZ: Template = (i, g) => {
   if (g.mode !== 64 || i.opsize !== 8) return undefined;
   g.mayFault();
-  return `${stackAt(0)} const v = c.read64(sp_), vh = c.hi; const ql_ = nl_ + 8; r[8] = ql_ | 0; r[9] = (nh_ + Math.floor(ql_ / ${TWO32})) | 0; ${lo(i.reg)} = v; ${hi(i.reg)} = vh;`;
+  return `${stackAt(0)} const v = c.read64(sp_), vh = c.hi; const ql_ = nl_ + 8; ${lo(4)} = ql_ | 0; ${hi(4)} = (nh_ + Math.floor(ql_ / ${TWO32})) | 0; ${lo(i.reg)} = v; ${hi(i.reg)} = vh;`;
 };
 
 function target(i: Insn, g: JitGen): number | undefined {
@@ -312,7 +312,7 @@ export const jitCall: Template = (i, g) => {
 /** RET (C3), 64-bit: the target is checked (c.jump) before RSP moves, as the handler does. */
 export const jitRet: Template = (i, g) =>
   g.mode === 64 && i.opsize === 8 && (g.mayFault(), true)
-    ? `${stackAt(0)} const t_ = c.read64(sp_); c.jump(c.hi * ${TWO32} + (t_ >>> 0)); const ql_ = nl_ + 8; r[8] = ql_ | 0; r[9] = (nh_ + Math.floor(ql_ / ${TWO32})) | 0;`
+    ? `${stackAt(0)} const t_ = c.read64(sp_); c.jump(c.hi * ${TWO32} + (t_ >>> 0)); const ql_ = nl_ + 8; ${lo(4)} = ql_ | 0; ${hi(4)} = (nh_ + Math.floor(ql_ / ${TWO32})) | 0;`
     : undefined;
 
 /** MOVZX Gv, Eb/Ew and MOVSX Gv, Eb/Ew. */
@@ -403,7 +403,7 @@ export const jitCallE: Template = (i, g) => {
   const nl = n % TWO32;
   return (
     `const t_ = ${regAddr(i.rm)}; ${stackAt(-8)} c.probeWrite(sp_, 8); c.jump(t_);` +
-    ` c.write64(sp_, ${(nl < 0 ? nl + TWO32 : nl) | 0}, ${Math.floor(n / TWO32) | 0}); r[8] = nl_ | 0; r[9] = nh_;`
+    ` c.write64(sp_, ${(nl < 0 ? nl + TWO32 : nl) | 0}, ${Math.floor(n / TWO32) | 0}); ${lo(4)} = nl_ | 0; ${hi(4)} = nh_;`
   );
 };
 

@@ -59,6 +59,10 @@ export interface JitGen {
 
 const TWO32 = 4294967296;
 
+/** Placeholders replaced once the block's register use is known: store / reload the locals. */
+const FLUSH = '/*FLUSH*/';
+const RELOAD = '/*RELOAD*/';
+
 /** Runtime helpers the generated code may call; bound once per compiled block. */
 const RT = { cond, pop, push, peek, adjustSp, ea, Fault, shift, imulTrunc };
 
@@ -71,21 +75,22 @@ function canonical(a: number): boolean {
 
 function eaSource(i: Insn, k: number, next: number, mode: number): string {
   // ea() reads RIP-relative bases from c.rip, which a compiled block does not keep per instruction.
-  if (mode !== 64 || i.adsize !== 8 || i.seg >= 4) return `${i.ripRel ? `c.rip = ${next}; ` : ''}const la = ea(c, I[${k}]);`;
+  // It also reads base and index from c.r, so the register locals are stored first.
+  if (mode !== 64 || i.adsize !== 8 || i.seg >= 4) return `${FLUSH} ${i.ripRel ? `c.rip = ${next}; ` : ''}const la = ea(c, I[${k}]);`;
   if (i.ripRel) {
     const a = next + i.disp;
     // A non-canonical constant address faults at run time exactly as the interpreter would.
-    return canonical(a) ? `const la = ${a};` : `const la = ea(c, I[${k}]);`;
+    return canonical(a) ? `const la = ${a};` : `${FLUSH} const la = ea(c, I[${k}]);`;
   }
   const lo: string[] = [];
   const hi: string[] = [];
   if (i.base !== NO_REG) {
-    lo.push(`(r[${i.base * 2}] >>> 0)`);
-    hi.push(`r[${i.base * 2 + 1}]`);
+    lo.push(`(R${i.base * 2} >>> 0)`);
+    hi.push(`R${i.base * 2 + 1}`);
   }
   if (i.index !== NO_REG) {
-    lo.push(i.scale === 1 ? `(r[${i.index * 2}] >>> 0)` : `(r[${i.index * 2}] >>> 0) * ${i.scale}`);
-    hi.push(i.scale === 1 ? `r[${i.index * 2 + 1}]` : `r[${i.index * 2 + 1}] * ${i.scale}`);
+    lo.push(i.scale === 1 ? `(R${i.index * 2} >>> 0)` : `(R${i.index * 2} >>> 0) * ${i.scale}`);
+    hi.push(i.scale === 1 ? `R${i.index * 2 + 1}` : `R${i.index * 2 + 1} * ${i.scale}`);
   }
   if (i.disp !== 0 || lo.length === 0) {
     // The low half takes disp as unsigned; its sign goes to the high half.
@@ -184,7 +189,7 @@ export function compileBlock(insns: readonly Insn[], mode: 64 | 32 | 16): Compil
     if (body === undefined) {
       // Handler call: it sees RIP at the next instruction and an exact retired count, as in
       // the interpreter.
-      src += `c.insnStart = ${i.addr}; c.retired += n; n = 0; c.rip = ${next}; H[${k}](c, I[${k}]); n = 1;\n`;
+      src += `c.insnStart = ${i.addr}; c.retired += n; n = 0; c.rip = ${next}; ${FLUSH} sync_ = true; H[${k}](c, I[${k}]); sync_ = false; ${RELOAD} n = 1;\n`;
       src += `if (c.blockBroken || c.stopRequested) return;\n`;
       flagSrc = undefined;
       if (i.row.ends === true) ended = true;
@@ -209,13 +214,23 @@ export function compileBlock(insns: readonly Insn[], mode: 64 | 32 | 16): Compil
   }
   // `n` counts instructions completed since the last flush into c.retired; the finally clause
   // flushes it on every exit, a fault included (the faulting instruction never counted).
+  // Registers live in locals: loaded at entry, stored back at every exit (the finally clause)
+  // and before handler calls and the generic `ea` (which read c.r); reloaded after handler
+  // calls. While a handler runs, c.r is authoritative (`sync_`): if it faults after changing
+  // registers (REP string progress), the finally clause must not overwrite them.
+  const used = [...new Set([...src.matchAll(/\bR(\d+)\b/g)].map((m) => Number(m[1])))].sort((a, b) => a - b);
+  const written = used.filter((k) => new RegExp(`\\bR${k}\\s*=(?!=)`).test(src));
+  const store = written.map((k) => `r[${k}] = R${k};`).join(' ');
+  const load = used.map((k) => `R${k} = r[${k}];`).join(' ');
+  src = src.split(FLUSH).join(store).split(RELOAD).join(load);
+  const decl = used.length > 0 ? `let ${used.map((k) => `R${k} = r[${k}]`).join(', ')};` : '';
   const factory = new Function(
     'H',
     'I',
     'RT',
     `"use strict"; const { cond, pop, push, peek, adjustSp, ea, Fault, shift, imulTrunc } = RT;\n` +
-      `return function block(c) { const r = c.r; let n = 0; let fa = 0, fb = 0, fr = 0, fah = 0, fbh = 0, frh = 0;\n` +
-      `try {\n${src}} finally { c.retired += n; }\n};`,
+      `return function block(c) { const r = c.r; let n = 0; let sync_ = false; let fa = 0, fb = 0, fr = 0, fah = 0, fbh = 0, frh = 0; ${decl}\n` +
+      `try {\n${src}} finally { c.retired += n; if (!sync_) { ${store} } }\n};`,
   ) as (h: readonly Insn['exec'][], insns: readonly Insn[], rt: typeof RT) => CompiledBlock;
   return factory(
     insns.map((i) => i.exec),
@@ -226,9 +241,12 @@ export function compileBlock(insns: readonly Insn[], mode: 64 | 32 | 16): Compil
 
 // ---- template helpers shared by the rows ---------------------------------------------------
 
-/** `r[..]` of a register's low / high half. */
-export const lo = (n: number): string => `r[${n * 2}]`;
-export const hi = (n: number): string => `r[${n * 2 + 1}]`;
+/**
+ * A register's low / high half inside a compiled block: a local (`R<k>` for `c.r[k]`), loaded at
+ * entry and written back at every exit and before anything that reads `c.r` (see compileBlock).
+ */
+export const lo = (n: number): string => `R${n * 2}`;
+export const hi = (n: number): string => `R${n * 2 + 1}`;
 
 /** The condition for Jcc/SETcc code `cc`, fused with the block's previous flag producer if possible. */
 export function condSource(cc: number, src: FlagSrc | undefined): string {

@@ -55,6 +55,10 @@ const insn: fc.Arbitrary<number[]> = fc.oneof(
   fc.tuple(fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 7 })).map(([cc, r]) => [0x0f, 0x90 + cc, 0xc0 | r]),
   // a load from the data page through rbx (rbx is pinned to DATA by the setup when used)
   fc.constant<number[]>([0x48, 0x8b, 0x03]),
+  // FS-relative load and store through rbx (FS base 0): the generic address path, which reads
+  // the registers from c.r, so the compiled block must have stored its register locals first
+  fc.constant<number[]>([0x64, 0x48, 0x8b, 0x03]),
+  fc.constant<number[]>([0x64, 0x48, 0x89, 0x0b]),
   // a conditional forward jump over the next instruction (2-byte nop)
   fc.integer({ min: 0, max: 15 }).map((cc) => [0x70 + cc, 0x02, 0x66, 0x90]),
 );
