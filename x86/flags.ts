@@ -7,7 +7,7 @@
  * half matters and is normalised here by shifting the operand size's bits to the top.
  */
 import type { Cpu } from './cpu.js';
-import { AF, ARITH, CF, OF, PF, SF, ZF } from './isa/types.js';
+import { AF, CF, OF, PF, SF, ZF } from './isa/types.js';
 
 export const enum LazyOp {
   None = 0,
@@ -180,4 +180,3 @@ export function lazyArith(c: Cpu): number {
   return f;
 }
 
-export { ARITH };

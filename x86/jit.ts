@@ -20,7 +20,7 @@
 import type { Cpu } from './cpu.js';
 import type { Insn } from './decoder.js';
 import { NO_REG } from './decoder.js';
-import { cond, pop, push, peek, adjustSp } from './exec/control.js';
+import { cond } from './exec/control.js';
 import { imulTrunc } from './exec/muldiv.js';
 import { ea } from './exec/operands.js';
 import { shift } from './exec/shift.js';
@@ -64,7 +64,7 @@ const FLUSH = '/*FLUSH*/';
 const RELOAD = '/*RELOAD*/';
 
 /** Runtime helpers the generated code may call; bound once per compiled block. */
-const RT = { cond, pop, push, peek, adjustSp, ea, Fault, shift, imulTrunc };
+const RT = { cond, ea, Fault, shift, imulTrunc };
 
 export type CompiledBlock = (c: Cpu) => void;
 
@@ -228,7 +228,7 @@ export function compileBlock(insns: readonly Insn[], mode: 64 | 32 | 16): Compil
     'H',
     'I',
     'RT',
-    `"use strict"; const { cond, pop, push, peek, adjustSp, ea, Fault, shift, imulTrunc } = RT;\n` +
+    `"use strict"; const { ${Object.keys(RT).join(', ')} } = RT;\n` +
       `return function block(c) { const r = c.r; let n = 0; let sync_ = false; let fa = 0, fb = 0, fr = 0, fah = 0, fbh = 0, frh = 0; ${decl}\n` +
       `try {\n${src}} finally { c.retired += n; if (!sync_) { ${store} } }\n};`,
   ) as (h: readonly Insn['exec'][], insns: readonly Insn[], rt: typeof RT) => CompiledBlock;
