@@ -12,39 +12,80 @@
  */
 import { decode, type Insn } from './decoder.js';
 import { compileBlock, type CompiledBlock } from './jit.js';
-import { Fault, GP, PF_VEC } from './fault.js';
+import { DB, Fault, GP, PF_VEC } from './fault.js';
 import { LazyOp, lazyArith } from './flags.js';
 import type { Feature } from './isa/types.js';
 import { ARITH, CF } from './isa/types.js';
-import { AccessKind, PAGE_SIZE, pageOf, type LinearMemory } from './memory.js';
+import { AccessKind, LOOKUP_GLOBAL, LOOKUP_NOCACHE, PAGE_SIZE, pageOf, type LinearMemory, type PhysicalMemory } from './memory.js';
+import { Mmu } from './paging.js';
 import { X87 } from './exec/x87-state.js';
+import {
+  CR0_PE, CR0_RESET, CR4_SMAP, DR6_BS, EFER_LMA, PAT_RESET_HI, PAT_RESET_LO, RF_AC, RF_IF, RF_TF, SA_DB, SA_L,
+} from './system/regs.js';
+import { deliverException, deliverInterrupt } from './system/interrupts.js';
 
 export interface CpuHooks {
-  /** SYSCALL executed (the driver emulates the OS or hypervisor entry). */
+  /**
+   * SYSCALL executed. Present: the driver emulates the OS or hypervisor entry (RIP is already
+   * past the instruction). Absent: the architectural SYSCALL (EFER.SCE, LSTAR/STAR/SFMASK).
+   */
   syscall?(c: Cpu): void;
-  /** An exception was raised; RIP points at the faulting instruction. */
-  exception(c: Cpu, fault: Fault): void;
+  /**
+   * An exception was raised; RIP points at the faulting instruction (after it, for traps).
+   * Return `false` to have the CPU deliver it through the IDT (a system-level CPU); any other
+   * result means the driver took it over. A CPU that is not system-level has no IDT: an
+   * exception the driver does not take over stops `run` with `unhandledFault` set.
+   */
+  exception?(c: Cpu, fault: Fault): boolean | void;
   /** CPUID leaf/subleaf: returns [eax, ebx, ecx, edx]. */
   cpuid?(c: Cpu, leaf: number, subleaf: number): readonly [number, number, number, number];
-  /** Time-stamp counter for RDTSC/RDTSCP, as [low, high]. */
+  /** Time-stamp counter for RDTSC/RDTSCP and MSR 0x10, as [low, high]. */
   rdtsc?(c: Cpu): readonly [number, number];
   /** A random value for RDRAND/RDSEED of `size` bytes, [low, high], or undefined (CF=0). */
   random?(c: Cpu, size: number): readonly [number, number] | undefined;
-  /** HLT at CPL 0. */
+  /**
+   * HLT at CPL 0. Present: the driver handles it. Absent: the CPU halts (`halted`) and `run`
+   * returns; the next `run` resumes it only once an interrupt is delivered.
+   */
   hlt?(c: Cpu): void;
   /**
-   * INT n (CD ib) executed; RIP is already past the instruction. The driver delivers it (through
-   * the IDT, or as its OS would). Absent: #GP(n·8+2), as a CPL 3 INT n through a DPL 0 gate.
+   * INT n (CD ib) executed; RIP is already past the instruction. Present: the driver delivers
+   * it (as its OS would). Absent: a system-level CPU delivers it through the IDT with the gate's
+   * DPL check; otherwise #GP(n·8+2), as a CPL 3 INT n through a DPL 0 gate.
    */
   interrupt?(c: Cpu, vector: number): void;
-  /** IA32_TSC_AUX for RDTSCP and RDPID (0 when absent). */
+  /** IA32_TSC_AUX for RDTSCP and RDPID when the CPU is not system-level (0 when absent). */
   tscAux?(c: Cpu): number;
+  /** IN from `port` (after the IOPL / I/O-bitmap checks). Absent: all ones. */
+  ioIn?(c: Cpu, port: number, size: 1 | 2 | 4): number;
+  /** OUT to `port` (after the IOPL / I/O-bitmap checks). Absent: ignored. */
+  ioOut?(c: Cpu, port: number, size: 1 | 2 | 4, value: number): void;
+  /** RDMSR of an MSR the CPU does not own: [low, high], or undefined for #GP(0). */
+  rdmsr?(c: Cpu, index: number): readonly [number, number] | undefined;
+  /** WRMSR of an MSR the CPU does not own: false for #GP(0). */
+  wrmsr?(c: Cpu, index: number, lo: number, hi: number): boolean;
+  /** VMCALL / VMMCALL (the hypercall instructions of HVM/PVH guests). Absent: #UD. */
+  vmcall?(c: Cpu): void;
+  /**
+   * The highest-priority external interrupt the CPU may take now, or -1. Polled at instruction
+   * boundaries while `interruptCheck` is set, RFLAGS.IF = 1 and no interrupt shadow is active.
+   */
+  pendingInterrupt?(c: Cpu): number;
+  /** The CPU takes the pending interrupt: returns its vector (e.g. the APIC moves it to ISR). */
+  acknowledgeInterrupt?(c: Cpu): number;
+  /** Triple fault (or another shutdown condition). Absent: `shutdownReason` is set and `run` returns. */
+  shutdown?(c: Cpu, reason: string): void;
 }
 
 interface Block {
   readonly rip: number;
   readonly insns: readonly Insn[];
   readonly page: number;
+  /** The frame(s) the instructions were decoded from (identity of the RAM page; see memory.ts). */
+  readonly view: DataView | undefined;
+  readonly view2: DataView | undefined;
+  /** Another block at the same linear RIP decoded from a different frame (another address space). */
+  alt: Block | undefined;
   /** False once invalidated (successor links may still point at it). */
   live: boolean;
   /** The last two blocks executed after this one (successor cache). */
@@ -82,13 +123,73 @@ export class Cpu {
   /** ADC/SBB carry-in; INC/DEC the preserved CF. */
   lfCin = 0;
 
-  /** Code size: 64 (long mode), 32 or 16. */
+  /** Code size: 64 (long mode), 32 or 16. A system-level CPU derives it from CS (`refreshMode`). */
   mode: 64 | 32 | 16 = 64;
-  /** CPL 3: memory accesses are user accesses. */
+  /** Stack-pointer width in bytes: 8 in 64-bit mode, else 4 or 2 by SS.B. */
+  stackSize: 8 | 4 | 2 = 8;
+  /** CPL 3: memory accesses are user accesses (kept equal to `cpl === 3`; change both through `setCpl`). */
   user = true;
-  /** Segment bases (ES, CS, SS, DS, FS, GS); in 64-bit mode only FS and GS count. */
+  /** Current privilege level. */
+  cpl = 3;
+  /** Segment caches (ES, CS, SS, DS, FS, GS): selector, base, limit in bytes, attributes (system/regs.ts SA_*). */
   readonly segBase = new Float64Array(6);
   readonly segSel = new Uint16Array(6);
+  readonly segLimit = new Float64Array(6).fill(0xffffffff);
+  readonly segAttr = new Uint16Array(6);
+
+  // ---- system level (used when `system` is set) ----------------------------------------------
+  /**
+   * A system-level CPU: exceptions the driver does not take over are delivered through the IDT,
+   * CS/SS decide the mode and stack width, and the privileged instructions act on the state
+   * below. Otherwise (the user-mode runner, the tests) the driver plays the operating system.
+   */
+  system = false;
+  cr0 = CR0_RESET;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  efer = 0;
+  /** SMAP: an explicit supervisor data access may touch user pages (RFLAGS.AC = 1); read by the paging unit. */
+  smapOverride = false;
+  gdtrBase = 0;
+  gdtrLimit = 0xffff;
+  idtrBase = 0;
+  idtrLimit = 0xffff;
+  ldtrSel = 0;
+  ldtrBase = 0;
+  ldtrLimit = 0xffff;
+  ldtrAttr = 0;
+  trSel = 0;
+  trBase = 0;
+  trLimit = 0xffff;
+  trAttr = 0;
+  /** DR0-DR7 (DR4/5 alias DR6/7 when CR4.DE = 0). */
+  readonly dr = new Float64Array([0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400]);
+  /** MSRs the CPU owns (system/regs.ts MSR_*); 64-bit addresses as canonical JS numbers. */
+  star = 0;
+  starHi = 0;
+  lstar = 0;
+  cstar = 0;
+  sfmask = 0;
+  kernelGsBase = 0;
+  sysenterCs = 0;
+  sysenterEsp = 0;
+  sysenterEip = 0;
+  tscAuxMsr = 0;
+  patLo = PAT_RESET_LO;
+  patHi = PAT_RESET_HI;
+  /** HLT executed with nothing to wake it yet. */
+  halted = false;
+  /** Set when a triple fault (or another shutdown) ended execution. */
+  shutdownReason: string | undefined = undefined;
+  /** An exception nobody took over on a CPU without an IDT (see `CpuHooks.exception`). */
+  unhandledFault: Fault | undefined = undefined;
+  /** Poll `hooks.pendingInterrupt` at the next instruction boundary (set by drivers and by STI/POPF/IRET). */
+  interruptCheck = false;
+  /** Interrupts stay inhibited while `retired` is below this (STI, MOV SS, POP SS shadows). */
+  shadowEnd = 0;
+  /** RFLAGS bits that make the run loop step one instruction at a time (TF, at system level). */
+  private traceMask = 0;
 
   /** XMM0-15 as 4 dwords each, and MXCSR. */
   readonly xmm = new Int32Array(64);
@@ -115,8 +216,12 @@ export class Cpu {
   /** The write TLB, also reachable directly for the store fast path. */
   private readonly wTag = this.tlbTag[AccessKind.Write] as Float64Array;
   private readonly wView = this.tlbView[AccessKind.Write] as (DataView | undefined)[];
+  /** Whether each TLB entry came from a global page (kept across CR3 loads), per access kind. */
+  private readonly tlbGlobal: Uint8Array[] = [0, 1, 2].map(() => new Uint8Array(TLB_SIZE));
+  /** Decoded blocks by linear RIP (with `alt` chains for the same RIP in other address spaces). */
   private readonly blocks = new Map<number, Block>();
-  private readonly codePages = new Map<number, Set<number>>();
+  /** Blocks decoded from each frame, so a write through any mapping of it invalidates them. */
+  private readonly codeViews = new Map<DataView, Set<Block>>();
   /** The current block was invalidated by a write into it (self-modifying code); read by compiled blocks. */
   blockBroken = false;
 
@@ -249,9 +354,31 @@ export class Cpu {
 
   // ---- memory -----------------------------------------------------------------------------
 
-  /** Drops every cached translation (the driver changed mappings or permissions). */
-  flushTlb(): void {
-    for (const t of this.tlbTag) t.fill(Number.NaN);
+  /**
+   * Drops cached translations (the driver changed mappings or permissions; a CR3 load). With
+   * `keepGlobal`, entries from global pages survive, as on a CR3 load with CR4.PGE set.
+   */
+  flushTlb(keepGlobal = false): void {
+    for (let k = 0; k < 3; k++) {
+      const tags = this.tlbTag[k] as Float64Array;
+      const glob = this.tlbGlobal[k] as Uint8Array;
+      if (!keepGlobal) {
+        tags.fill(Number.NaN);
+        glob.fill(0);
+      } else {
+        for (let s = 0; s < TLB_SIZE; s++) if (glob[s] === 0) tags[s] = Number.NaN;
+      }
+    }
+  }
+
+  /** INVLPG: drops the translation of the page holding `la`, global or not. */
+  invlpg(la: number): void {
+    const pn = pageOf(la);
+    const slot = pn & (TLB_SIZE - 1);
+    for (let k = 0; k < 3; k++) {
+      const tags = this.tlbTag[k] as Float64Array;
+      if (tags[slot] === pn) tags[slot] = Number.NaN;
+    }
   }
 
   private page(la: number, kind: AccessKind): DataView | undefined {
@@ -259,11 +386,15 @@ export class Cpu {
     const slot = pn & (TLB_SIZE - 1);
     const tags = this.tlbTag[kind] as Float64Array;
     if (tags[slot] === pn) return (this.tlbView[kind] as (DataView | undefined)[])[slot];
-    const view = this.mem.lookup(la, kind, this.user);
-    // Writes to pages holding decoded code stay on the slow path so they can invalidate blocks.
-    if (view !== undefined && !(kind === AccessKind.Write && this.codePages.has(pn))) {
+    const mem = this.mem;
+    const view = mem.lookup(la, kind, this.user);
+    const lf = mem.lookupFlags ?? 0;
+    // Writes to frames holding decoded code stay on the slow path so they can invalidate blocks;
+    // so do pages the memory asks not to cache (a frame with a write observer).
+    if (view !== undefined && (lf & LOOKUP_NOCACHE) === 0 && !(kind === AccessKind.Write && this.codeViews.has(view))) {
       tags[slot] = pn;
       (this.tlbView[kind] as (DataView | undefined)[])[slot] = view;
+      (this.tlbGlobal[kind] as Uint8Array)[slot] = (lf & LOOKUP_GLOBAL) !== 0 ? 1 : 0;
     }
     return view;
   }
@@ -297,8 +428,7 @@ export class Cpu {
       v.setInt32(off, lo, true);
       if (size === 8) v.setInt32(off + 4, hi, true);
     }
-    const pn = pageOf(la);
-    if (this.codePages.has(pn)) this.invalidatePage(pn);
+    if (v !== undefined && this.codeViews.has(v)) this.invalidateView(v);
   }
 
   fetch8(la: number): number {
@@ -422,13 +552,91 @@ export class Cpu {
    */
   bulkPage(la: number, kind: AccessKind): DataView | undefined {
     const v = this.page(la, kind);
-    if (kind === AccessKind.Write && this.codePages.has(pageOf(la))) return undefined;
+    if (kind === AccessKind.Write && v !== undefined && this.codeViews.has(v)) return undefined;
     return v;
   }
   /** Faults like a write of `size` bytes at `la` would, without writing (read-modify-write checks). */
   probeWrite(la: number, size: number): void {
     this.page(la, AccessKind.Write);
     if ((la & 0xfff) + size > PAGE_SIZE) this.page(la - (la & 0xfff) + PAGE_SIZE, AccessKind.Write);
+  }
+
+  /**
+   * An implicit supervisor access (descriptor tables, the TSS, stack frames of interrupt
+   * delivery, SYSCALL and IRET at a new privilege): translated for supervisor privilege without
+   * the TLB (whose entries belong to the current privilege) and without SMAP's AC override.
+   * Sizes 1, 2, 4 and 8 (low half returned, high half in `hi`).
+   */
+  sysRead(la: number, size: number): number {
+    if ((la & 0xfff) + size > PAGE_SIZE) {
+      // Byte-wise across the page boundary (rare: misaligned descriptor tables or stacks).
+      let lo = 0;
+      let hi = 0;
+      for (let k = 0; k < size; k++) {
+        const b = this.sysRead(la + k, 1);
+        if (k < 4) lo |= b << (8 * k);
+        else hi |= b << (8 * (k - 4));
+      }
+      this.hi = hi;
+      return lo;
+    }
+    const v = this.sysView(la, AccessKind.Read);
+    const off = la & 0xfff;
+    if (v === undefined) {
+      if (size === 8) {
+        const lo = (this.mem.mmioRead?.(la, 4) ?? -1) | 0;
+        this.hi = (this.mem.mmioRead?.(la + 4, 4) ?? -1) | 0;
+        return lo;
+      }
+      return this.mem.mmioRead?.(la, size as 1 | 2 | 4) ?? (size === 4 ? -1 : (1 << (8 * size)) - 1);
+    }
+    switch (size) {
+      case 1:
+        return v.getUint8(off);
+      case 2:
+        return v.getUint16(off, true);
+      case 4:
+        return v.getInt32(off, true);
+      default:
+        this.hi = v.getInt32(off + 4, true);
+        return v.getInt32(off, true);
+    }
+  }
+
+  /** The write counterpart of `sysRead`. Both pages of a straddling write are checked first. */
+  sysWrite(la: number, size: number, lo: number, hi: number): void {
+    if ((la & 0xfff) + size > PAGE_SIZE) {
+      this.sysView(la, AccessKind.Write);
+      this.sysView(la - (la & 0xfff) + PAGE_SIZE, AccessKind.Write);
+      for (let k = 0; k < size; k++) this.sysWrite(la + k, 1, k < 4 ? lo >> (8 * k) : hi >> (8 * (k - 4)), 0);
+      return;
+    }
+    const v = this.sysView(la, AccessKind.Write);
+    const off = la & 0xfff;
+    if (v === undefined) {
+      if (size === 8) {
+        this.mem.mmioWrite?.(la, 4, lo);
+        this.mem.mmioWrite?.(la + 4, 4, hi);
+      } else this.mem.mmioWrite?.(la, size as 1 | 2 | 4, lo);
+      return;
+    }
+    if (size === 1) v.setUint8(off, lo);
+    else if (size === 2) v.setUint16(off, lo, true);
+    else {
+      v.setInt32(off, lo, true);
+      if (size === 8) v.setInt32(off + 4, hi, true);
+    }
+    if (this.codeViews.has(v)) this.invalidateView(v);
+  }
+
+  private sysView(la: number, kind: AccessKind): DataView | undefined {
+    const ac = this.smapOverride;
+    this.smapOverride = false;
+    try {
+      return this.mem.lookup(la, kind, false);
+    } finally {
+      this.smapOverride = ac;
+    }
   }
 
   private mmioRead(la: number, size: 1 | 2 | 4): number {
@@ -438,6 +646,85 @@ export class Cpu {
   private mmioWrite(la: number, size: 1 | 2 | 4, v: number): void {
     if (this.mem.mmioWrite === undefined) throw new Fault(PF_VEC, 2 | (this.user ? 4 : 0), la);
     this.mem.mmioWrite(la, size, v);
+  }
+
+  // ---- system state -------------------------------------------------------------------------
+
+  /**
+   * A system-level CPU over `phys`: the paging unit (`mmu`) in front of it, CR0 as after reset
+   * (real mode is not modelled: a loader puts the CPU in protected mode with `loadSegmentCache`,
+   * `cr0` and `refreshMode`), CPL 0, IDT delivery of exceptions the driver does not take over.
+   */
+  static system(phys: PhysicalMemory, hooks: CpuHooks, features: Iterable<Feature> = ['base']): Cpu {
+    const regs = { cr0: 0, cr3: 0, cr4: 0, efer: 0, smapOverride: false };
+    const mmu = new Mmu(phys, regs);
+    const cpu = new Cpu(mmu, hooks, features);
+    mmu.regs = cpu;
+    cpu.mmu = mmu;
+    cpu.system = true;
+    cpu.traceMask = RF_TF;
+    cpu.setCpl(0);
+    cpu.refreshMode();
+    return cpu;
+  }
+
+  /** The paging unit of a system-level CPU (`Cpu.system`). */
+  mmu: Mmu | undefined = undefined;
+
+  /** Changes CPL; cached translations were checked for the old privilege, so they go. */
+  setCpl(cpl: number): void {
+    if (cpl === this.cpl) return;
+    this.cpl = cpl;
+    this.user = cpl === 3;
+    this.flushTlb();
+  }
+
+  /**
+   * Recomputes the code size and stack width from CR0.PE, EFER.LMA, CS.L/D and SS.B after a
+   * change to any of them. Blocks decoded for another mode are dropped.
+   */
+  refreshMode(): void {
+    if (!this.system) return;
+    const cs = this.segAttr[1] as number;
+    let mode: 64 | 32 | 16;
+    if ((this.cr0 & CR0_PE) === 0) mode = 16;
+    else if ((this.efer & EFER_LMA) !== 0 && (cs & SA_L) !== 0) mode = 64;
+    else mode = (cs & SA_DB) !== 0 ? 32 : 16;
+    this.stackSize = mode === 64 ? 8 : ((this.segAttr[2] as number) & SA_DB) !== 0 ? 4 : 2;
+    if (mode !== this.mode) {
+      this.mode = mode;
+      this.invalidateAllCode();
+    }
+  }
+
+  /** Loads a segment register's cache without any check (loaders; the descriptor checks are in system/segments.ts). */
+  loadSegmentCache(seg: number, sel: number, base: number, limit: number, attr: number): void {
+    this.segSel[seg] = sel;
+    this.segBase[seg] = base;
+    this.segLimit[seg] = limit;
+    this.segAttr[seg] = attr;
+    if (seg === 1 || seg === 2) this.refreshMode();
+  }
+
+  /**
+   * Replaces RFLAGS (all bits as given, bit 1 forced). Keeps the derived state right: SMAP's
+   * AC override, the single-step mode, an interrupt poll when IF may have come on.
+   */
+  setFlags(v: number): void {
+    this.lfOp = LazyOp.None;
+    const old = this.flags;
+    this.flags = (v | 2) & ~0x8028 & 0x3f7fd7;
+    this.flagsChanged(old);
+  }
+
+  /** Call after writing `flags` directly with system bits possibly changed. */
+  flagsChanged(old: number): void {
+    const f = this.flags;
+    if (((old ^ f) & RF_AC) !== 0) {
+      this.smapOverride = (f & RF_AC) !== 0;
+      if ((this.cr4 & CR4_SMAP) !== 0) this.flushTlb();
+    }
+    if ((f & RF_IF) !== 0 && (old & RF_IF) === 0) this.interruptCheck = true;
   }
 
   // ---- control transfer -------------------------------------------------------------------
@@ -452,24 +739,52 @@ export class Cpu {
 
   // ---- block cache and run loop -----------------------------------------------------------
 
-  private invalidatePage(page: number): void {
-    const rips = this.codePages.get(page);
-    if (rips === undefined) return;
-    for (const rip of rips) {
-      const b = this.blocks.get(rip);
-      if (b !== undefined) b.live = false;
-      this.blocks.delete(rip);
+  /** Forgets the blocks decoded from frame `view` (it was written). */
+  private invalidateView(view: DataView): void {
+    const set = this.codeViews.get(view);
+    if (set === undefined) return;
+    this.codeViews.delete(view);
+    for (const b of set) {
+      b.live = false;
+      const head = this.blocks.get(b.rip);
+      if (head === undefined) continue;
+      // Rebuild the chain at this RIP without the dead blocks.
+      let first: Block | undefined;
+      let last: Block | undefined;
+      for (let x: Block | undefined = head; x !== undefined; x = x.alt) {
+        if (!x.live) continue;
+        if (last === undefined) first = x;
+        else last.alt = x;
+        last = x;
+      }
+      if (last !== undefined) last.alt = undefined;
+      if (first === undefined) this.blocks.delete(b.rip);
+      else this.blocks.set(b.rip, first);
     }
-    this.codePages.delete(page);
     this.blockBroken = true;
   }
 
-  /** Forgets every decoded block (the driver changed code behind the CPU's back, e.g. a mapping). */
+  /** Forgets every decoded block (the driver changed code behind the CPU's back, or the mode changed). */
   invalidateAllCode(): void {
-    for (const b of this.blocks.values()) b.live = false;
+    for (const b of this.blocks.values()) for (let x: Block | undefined = b; x !== undefined; x = x.alt) x.live = false;
     this.blocks.clear();
-    this.codePages.clear();
+    this.codeViews.clear();
     this.flushTlb();
+    this.blockBroken = true;
+  }
+
+  private registerCode(view: DataView, block: Block): void {
+    let set = this.codeViews.get(view);
+    if (set === undefined) {
+      set = new Set();
+      this.codeViews.set(view, set);
+      // Evict every write-TLB entry for this frame (through any mapping) so stores to it take
+      // writeSlow, which invalidates.
+      const wv = this.wView;
+      const wt = this.wTag;
+      for (let s = 0; s < TLB_SIZE; s++) if (wv[s] === view) wt[s] = Number.NaN;
+    }
+    set.add(block);
   }
 
   private translate(rip: number): Block {
@@ -492,67 +807,139 @@ export class Cpu {
       la += insn.len;
       if (insn.row.ends === true || insns.length >= MAX_BLOCK || pageOf(la) !== page || pageOf(la - 1) !== page) break;
     }
-    const block: Block = { rip, insns, page, live: true, succA: undefined, succB: undefined, hits: 0, fn: undefined };
-    this.blocks.set(rip, block);
-    let set = this.codePages.get(page);
-    if (set === undefined) {
-      set = new Set();
-      this.codePages.set(page, set);
-      // Evict this page from the write TLB so stores to it take writeSlow, which invalidates.
-      const slot = page & (TLB_SIZE - 1);
-      const wtags = this.tlbTag[AccessKind.Write] as Float64Array;
-      if (wtags[slot] === page) wtags[slot] = Number.NaN;
-    }
-    set.add(rip);
+    const view = this.page(rip, AccessKind.Fetch);
     const lastPage = pageOf(la - 1);
-    if (lastPage !== page) {
-      // An instruction straddling into the next page: writes there invalidate this block too.
-      let s2 = this.codePages.get(lastPage);
-      if (s2 === undefined) {
-        s2 = new Set();
-        this.codePages.set(lastPage, s2);
-        const wtags = this.tlbTag[AccessKind.Write] as Float64Array;
-        if (wtags[lastPage & (TLB_SIZE - 1)] === lastPage) wtags[lastPage & (TLB_SIZE - 1)] = Number.NaN;
-      }
-      s2.add(rip);
-    }
+    // An instruction straddling into the next page: writes there invalidate this block too.
+    const view2 = lastPage !== page ? this.page(la - 1, AccessKind.Fetch) : undefined;
+    const block: Block = {
+      rip, insns, page, view, view2, alt: this.blocks.get(rip), live: true, succA: undefined, succB: undefined, hits: 0, fn: undefined,
+    };
+    this.blocks.set(rip, block);
+    if (view !== undefined) this.registerCode(view, block);
+    if (view2 !== undefined) this.registerCode(view2, block);
     return block;
   }
 
   /**
-   * Runs until `limit` instructions have retired or a hook sets `stopRequested`. Exceptions are
-   * handed to `hooks.exception` with RIP at the faulting instruction; execution then continues
-   * wherever the hook left RIP (or stops, if it asked to).
+   * Runs until `limit` instructions have retired, a hook sets `stopRequested`, the CPU halts
+   * with nothing to wake it, or it shuts down. Exceptions go to `hooks.exception` with RIP at the
+   * faulting instruction (after it, for traps); a system-level CPU delivers those the driver
+   * does not take over through the IDT. Execution continues wherever that left RIP.
    */
   run(limit: number): number {
     const start = this.retired;
     const end = start + limit;
     this.stopRequested = false;
-    while (!this.stopRequested && this.retired < end) {
+    while (!this.stopRequested && this.retired < end && this.shutdownReason === undefined) {
+      if (this.interruptCheck) {
+        if (this.system) this.pollInterrupt();
+        else this.interruptCheck = false;
+      }
+      if (this.halted) break;
       try {
-        this.runBlocks(end);
+        if ((this.flags & RF_TF) !== 0 && this.system) this.stepTraced();
+        else this.runBlocks(end);
       } catch (e) {
         if (!(e instanceof Fault)) throw e;
         if (!e.trap) this.rip = this.insnStart;
-        this.hooks.exception(this, e);
+        this.raise(e);
       }
     }
     return this.retired - start;
   }
 
+  /** Hands a fault to the driver, then (system level) to the IDT. */
+  raise(f: Fault): void {
+    const h = this.hooks.exception;
+    if (h !== undefined && h(this, f) !== false) return;
+    if (!this.system) {
+      this.unhandledFault = f;
+      this.stopRequested = true;
+      return;
+    }
+    deliverException(this, f);
+  }
+
+  /** Takes a pending external interrupt if RFLAGS.IF and no shadow allow it (also wakes HLT). */
+  private pollInterrupt(): void {
+    if ((this.flags & RF_IF) === 0) {
+      // Nothing can be taken until IF is set again (STI/POPF/IRET set interruptCheck then).
+      this.interruptCheck = false;
+      return;
+    }
+    if (this.retired < this.shadowEnd) return;
+    const pending = this.hooks.pendingInterrupt?.(this) ?? -1;
+    if (pending < 0) {
+      this.interruptCheck = false;
+      return;
+    }
+    const vector = this.hooks.acknowledgeInterrupt?.(this) ?? pending;
+    this.halted = false;
+    try {
+      deliverInterrupt(this, vector);
+    } catch (e) {
+      if (!(e instanceof Fault)) throw e;
+      this.raise(e);
+    }
+  }
+
+  /** Requests an interrupt poll at the next boundary (the driver raised or unmasked one). */
+  signalInterrupt(): void {
+    this.interruptCheck = true;
+  }
+
+  /**
+   * One instruction with RFLAGS.TF set at its start: executed alone, then #DB (a trap, DR6.BS),
+   * unless the instruction faulted (the fault is delivered instead) or ran in a MOV SS / POP SS
+   * shadow (SDM vol. 3 §17.3.1.4, §6.8.3).
+   */
+  private stepTraced(): void {
+    const rip = this.rip;
+    const block = this.blockFor(rip) ?? this.translate(rip);
+    const i = block.insns[0] as Insn;
+    const suppressed = this.retired < this.shadowEnd;
+    this.insnStart = rip;
+    const nxt = rip + i.len;
+    this.rip = this.mode === 64 ? nxt : this.mode === 32 ? nxt >>> 0 : nxt & 0xffff;
+    i.exec(this, i);
+    this.retired++;
+    if (suppressed || this.shutdownReason !== undefined) return;
+    this.dr[6] = ((this.dr[6] as number) | DR6_BS) >>> 0;
+    throw new Fault(DB, -1, 0, true);
+  }
+
+  /** The live block at `rip` decoded from the frame currently mapped there, if any. */
+  private blockFor(rip: number): Block | undefined {
+    let b = this.blocks.get(rip);
+    if (b === undefined || !this.system) return b;
+    const view = this.fetchView(rip);
+    while (b !== undefined && b.view !== view) b = b.alt;
+    return b;
+  }
+
+  /** The frame mapped at `rip` for instruction fetch (the fetch TLB's fast path, else a walk). */
+  private fetchView(rip: number): DataView | undefined {
+    const pn = pageOf(rip);
+    const slot = pn & (TLB_SIZE - 1);
+    const tags = this.tlbTag[AccessKind.Fetch] as Float64Array;
+    if (tags[slot] === pn) return (this.tlbView[AccessKind.Fetch] as (DataView | undefined)[])[slot];
+    return this.page(rip, AccessKind.Fetch);
+  }
+
   /**
    * The block at RIP: first the successors remembered on the previous block (a branch has at
-   * most two, and loops and calls keep hitting them), else the block map, else a new one.
+   * most two, and loops and calls keep hitting them), else the block map, else a new one. At
+   * system level a block is used only if it was decoded from the frame mapped at RIP now.
    */
   private nextBlock(prev: Block | undefined): Block {
     const rip = this.rip;
     if (prev !== undefined) {
       const a = prev.succA;
-      if (a !== undefined && a.rip === rip && a.live) return a;
+      if (a !== undefined && a.rip === rip && a.live && (!this.system || a.view === this.fetchView(rip))) return a;
       const b = prev.succB;
-      if (b !== undefined && b.rip === rip && b.live) return b;
+      if (b !== undefined && b.rip === rip && b.live && (!this.system || b.view === this.fetchView(rip))) return b;
     }
-    const block = this.blocks.get(rip) ?? this.translate(rip);
+    const block = this.blockFor(rip) ?? this.translate(rip);
     if (prev !== undefined) {
       prev.succB = prev.succA;
       prev.succA = block;
@@ -563,7 +950,7 @@ export class Cpu {
   private runBlocks(end: number): void {
     const mask = this.mode === 64 ? 0 : this.mode === 32 ? 1 : 2;
     let prev: Block | undefined;
-    while (!this.stopRequested && this.retired < end) {
+    while (!this.stopRequested && !this.interruptCheck && this.retired < end && (this.flags & this.traceMask) === 0) {
       const block = this.nextBlock(prev);
       prev = block;
       this.blockBroken = false;

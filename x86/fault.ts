@@ -42,6 +42,11 @@ export class Fault {
     readonly address: number = 0,
     /** A trap (INT3, INTO): reported with RIP after the instruction, not at it. */
     readonly trap: boolean = false,
+    /**
+     * A software interrupt (INT n, INT3, INTO): delivered through the IDT only if the gate's
+     * DPL admits the CPL, and its errors carry no EXT bit.
+     */
+    readonly software: boolean = false,
   ) {}
 
   toString(): string {

@@ -255,12 +255,13 @@ export function movMoffsAcc(c: Cpu, i: Insn, size: number): void {
 /** INT n (CD ib): handed to the driver; without a handler, #GP(n·8+2) like a DPL 0 gate at CPL 3. */
 export function intIb(c: Cpu, i: Insn): void {
   const vector = i.imm & 0xff;
-  if (c.hooks.interrupt === undefined) throw new Fault(GP, vector * 8 + 2);
-  c.hooks.interrupt(c, vector);
+  if (c.hooks.interrupt !== undefined) c.hooks.interrupt(c, vector);
+  else if (c.system) throw new Fault(vector, -1, 0, true, true);
+  else throw new Fault(GP, vector * 8 + 2);
 }
 /** INTO (CE, not in 64-bit mode): #OF as a trap when OF is set. */
 export function into(c: Cpu): void {
-  if ((c.getFlags() & OF) !== 0) throw new Fault(OF_VEC, -1, 0, true);
+  if ((c.getFlags() & OF) !== 0) throw new Fault(OF_VEC, -1, 0, true, true);
 }
 /** INT1 / ICEBP (F1): #DB as a trap. */
 export function int1(): void {

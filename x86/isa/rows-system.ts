@@ -19,7 +19,7 @@ export const SYSTEM_ROWS: readonly Row[] = [
       c.hooks.hlt(c);
     },
   }),
-  row({ name: 'int3', mnemonic: 'int3', map: 'one', opcode: 0xcc, operands: [], flags: NO_FLAGS, ends: true, exec: () => { throw new Fault(BP, -1, 0, true); } }),
+  row({ name: 'int3', mnemonic: 'int3', map: 'one', opcode: 0xcc, operands: [], flags: NO_FLAGS, ends: true, exec: () => { throw new Fault(BP, -1, 0, true, true); } }),
   row({ name: 'ud2', mnemonic: 'ud2', map: '0f', opcode: 0x0b, operands: [], flags: NO_FLAGS, ends: true, exec: () => { throw new Fault(UD); } }),
   row({
     name: 'cpuid', mnemonic: 'cpuid', map: '0f', opcode: 0xa2, operands: [], flags: NO_FLAGS,
