@@ -76,6 +76,15 @@ export class X87 {
   exc = 0;
   /** The last conversion rounded the magnitude up (C1 after an inexact result). */
   roundedUp = false;
+  /**
+   * Working significand of the exact arithmetic (x87-soft.ts): 96 bits as unsigned 32-bit words,
+   * w0 the most significant, `sticky` when non-zero bits lie below w2; `we` its exponent.
+   */
+  w0 = 0;
+  w1 = 0;
+  w2 = 0;
+  sticky = false;
+  we = 0;
 
   // Scratch for bit-level conversions; instance-owned so nothing is shared between CPUs.
   private readonly buf = new ArrayBuffer(8);
@@ -181,7 +190,7 @@ export class X87 {
     this.setF64Bits(k, this.u32[1] as number, this.u32[0] as number);
   }
 
-  /** From a binary64 pattern; flags SNaN (IE) and denormal (DE) in `exc`. */
+  /** From a binary64 pattern; flags a denormal (DE) in `exc`. */
   setF64Bits(k: number, hi: number, lo: number): void {
     const sign = (hi >>> 16) & 0x8000;
     const e = (hi >>> 20) & 0x7ff;
@@ -189,10 +198,7 @@ export class X87 {
     let mh = ((fh << 11) | (lo >>> 21)) | 0;
     let ml = (lo << 11) | 0;
     if (e === 0x7ff) {
-      if (fh !== 0 || lo !== 0) {
-        if ((fh & 0x80000) === 0) this.exc |= IE;
-        mh |= 0x40000000;
-      }
+      // NaNs keep their payload and quiet bit: a signaling NaN is the consumer's IE.
       this.se[k] = sign | 0x7fff;
       this.mhi[k] = mh | 0x80000000;
       this.mlo[k] = ml;
@@ -232,17 +238,13 @@ export class X87 {
     this.v[k] = this.f64[0] as number;
   }
 
-  /** From a binary32 pattern; flags SNaN (IE) and denormal (DE). */
+  /** From a binary32 pattern; flags a denormal (DE). */
   setF32Bits(k: number, bits: number): void {
     const sign = (bits >>> 16) & 0x8000;
     const e = (bits >>> 23) & 0xff;
     const f = bits & 0x7fffff;
     if (e === 0xff) {
-      let mh = f << 8;
-      if (f !== 0) {
-        if ((f & 0x400000) === 0) this.exc |= IE;
-        mh |= 0x40000000;
-      }
+      const mh = f << 8; // a NaN keeps its quiet bit: a signaling NaN is the consumer's IE
       this.se[k] = sign | 0x7fff;
       this.mhi[k] = mh | 0x80000000;
       this.mlo[k] = 0;

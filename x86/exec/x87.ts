@@ -19,6 +19,7 @@ import {
   BUSY, C0, C1, C2, C3, CC, DE, ES, EXC, IE, K_DENORMAL, K_INF, K_NORMAL, K_QNAN, K_SNAN, K_UNSUPPORTED, K_ZERO,
   OE, PE, RC_DOWN, RC_NEAREST, RC_UP, RC_ZERO, S_MEM, S_RES, SF, UE, ZE, type X87,
 } from './x87-state.js';
+import { add80, div80, mul80, sqrt80 } from './x87-soft.js';
 
 /** Arithmetic operations by the ModRM.reg field of D8/DC memory forms (SDM vol. 2 table A-7). */
 export const OP_ADD = 0;
@@ -142,7 +143,11 @@ function loadMem(c: Cpu, la: number, fmt: MemFormat): void {
   }
 }
 
-/** The NaN a two-operand instruction returns (SDM vol. 1 table 4-7); IE for SNaN/unsupported. */
+/**
+ * The NaN a two-operand instruction returns (SDM vol. 1 table 4-7): a QNaN beats an SNaN, and
+ * between two of the same kind the larger significand wins; the
+ * result is quieted; on a tie the positive one (measured). IE for an SNaN or an unsupported encoding (which gives the indefinite).
+ */
 function nanResult(x: X87, a: number, b: number): void {
   const ka = x.kind(a);
   const kb = x.kind(b);
@@ -158,12 +163,14 @@ function nanResult(x: X87, a: number, b: number): void {
   const bNan = kb === K_QNAN || kb === K_SNAN;
   let pick = aNan ? a : b;
   if (aNan && bNan) {
-    // The larger significand wins; a QNaN beats an SNaN of the same significand.
-    const ah = (x.mhi[a] as number) & 0x3fffffff;
-    const bh = (x.mhi[b] as number) & 0x3fffffff;
-    const al = (x.mlo[a] as number) >>> 0;
-    const bl = (x.mlo[b] as number) >>> 0;
-    if (bh > ah || (bh === ah && (bl > al || (bl === al && ka === K_SNAN && kb === K_QNAN)))) pick = b;
+    if (ka !== kb) pick = ka === K_QNAN ? a : b;
+    else {
+      const ah = (x.mhi[a] as number) >>> 0;
+      const bh = (x.mhi[b] as number) >>> 0;
+      const bl = (x.mlo[b] as number) >>> 0;
+      const al = (x.mlo[a] as number) >>> 0;
+      if (bh > ah || (bh === ah && (bl > al || (bl === al && x.isNeg(a) && !x.isNeg(b))))) pick = b;
+    }
   }
   x.copy(S_RES, pick);
   x.quiet(S_RES);
@@ -281,7 +288,12 @@ function split(x: X87, k: number): number {
   return x.isNeg(k) ? -m : m;
 }
 
-/** S_RES = a op b (slots), op one of OP_*. */
+/**
+ * S_RES = a op b (slots), op one of OP_*, exactly rounded (x87-soft.ts). Exception precedence
+ * (SDM vol. 1 §4.9.2): NaN operands (IE for SNaN and unsupported encodings) outrank everything,
+ * a denormal memory operand included; then the other invalid operations and zero divide; then
+ * the denormal operand (unmasked, the operation stops); then overflow, underflow, inexact.
+ */
 function compute(x: X87, op: number, a: number, b: number): void {
   let p = a;
   let q = b;
@@ -292,86 +304,50 @@ function compute(x: X87, op: number, a: number, b: number): void {
   const kp = x.kind(p);
   const kq = x.kind(q);
   if (kp >= K_QNAN || kq >= K_QNAN) {
+    x.exc &= ~DE;
     nanResult(x, a, b);
     return;
   }
   if (kp === K_DENORMAL || kq === K_DENORMAL) x.exc |= DE;
-  const sub = op === OP_SUB || op === OP_SUBR;
-  const numP = kp === K_NORMAL || kp === K_DENORMAL;
-  const numQ = kq === K_NORMAL || kq === K_DENORMAL;
-  if (!numP || !numQ) {
-    // Zeros and infinities: exact in doubles, with IEEE's special cases.
-    const u = x.v[p] as number;
-    const w = x.v[q] as number;
-    let r: number;
-    if (op === OP_ADD || sub) {
-      const wv = sub ? -w : w;
-      r = u + wv;
-      if (r === 0 && !(Object.is(u, 0) && Object.is(wv, 0)) && !(Object.is(u, -0) && Object.is(wv, -0))) r = x.rc() === RC_DOWN ? -0 : 0;
-      if (r === u && numP) {
-        x.copy(S_RES, p); // finite + 0: the operand itself, all 64 bits
-        return;
-      }
-      if (r === wv && numQ) {
-        x.copy(S_RES, q);
-        if (sub) x.se[S_RES] = (x.se[S_RES] as number) ^ 0x8000;
-        x.v[S_RES] = r;
-        return;
-      }
-    } else if (op === OP_MUL) r = u * w;
-    else {
-      r = u / w;
-      if (w === 0 && numP) x.exc |= ZE;
-    }
-    if (Number.isNaN(r)) {
-      x.exc |= IE;
-      x.setIndefinite(S_RES);
-      return;
-    }
-    x.setNumber(S_RES, r);
+  const negP = x.isNeg(p);
+  let negQ = x.isNeg(q);
+  const infP = kp === K_INF;
+  const infQ = kq === K_INF;
+  let special: number; // 0: compute; 1: invalid; 2: infinity; 3: zero; 4: zero divide
+  let neg = negP !== negQ;
+  if (op === OP_ADD || op === OP_SUB || op === OP_SUBR) {
+    if (op !== OP_ADD) negQ = !negQ;
+    neg = infP ? negP : negQ;
+    special = infP && infQ && negP !== negQ ? 1 : infP || infQ ? 2 : 0;
+  } else if (op === OP_MUL) {
+    special = (infP && kq === K_ZERO) || (kp === K_ZERO && infQ) ? 1 : infP || infQ ? 2 : 0;
+  } else {
+    special = (infP && infQ) || (kp === K_ZERO && kq === K_ZERO) ? 1 : infP ? 2 : infQ ? 3 : kq === K_ZERO ? 4 : 0;
+  }
+  if (special === 1) {
+    x.exc |= IE;
+    x.setIndefinite(S_RES);
     setC1(x, false);
     return;
   }
-  const eu = x.exponent(p);
-  const ew = x.exponent(q);
-  const mu = split(x, p);
-  const mw = split(x, q);
-  let r: number;
-  let err = 0;
-  let scale: number;
-  switch (op) {
-    case OP_ADD:
-    case OP_SUB:
-    case OP_SUBR: {
-      const wv = sub ? -mw : mw;
-      scale = Math.max(eu, ew);
-      if (Math.abs(eu - ew) > 66) {
-        // The smaller operand only decides the rounding direction.
-        r = eu > ew ? mu : wv;
-        err = eu > ew ? Math.sign(wv) : Math.sign(mu);
-      } else {
-        const us = x.ldexp(mu, eu - scale);
-        const ws = x.ldexp(wv, ew - scale);
-        r = us + ws;
-        const bv = r - us;
-        err = Math.sign(us - (r - bv) + (ws - bv));
-        if (r === 0 && err === 0) r = x.rc() === RC_DOWN ? -0 : 0;
-      }
-      break;
-    }
-    case OP_MUL:
-      r = mu * mw;
-      err = Math.sign(mulErr(Math.abs(mu), Math.abs(mw), Math.abs(r))) * Math.sign(r);
-      scale = eu + ew;
-      break;
-    default: {
-      r = mu / mw;
-      const p2 = r * mw;
-      err = Math.sign(mu - p2 - mulErr(r, mw, p2)) * Math.sign(mw);
-      scale = eu - ew;
-    }
+  if (special === 4) {
+    x.exc = (x.exc & ~DE) | ZE; // zero divide outranks a denormal dividend (measured)
+    special = 2;
   }
-  finish(x, r, err, true, scale);
+  if (special !== 0) {
+    x.set80(S_RES, (neg ? 0x8000 : 0) | (special === 2 ? 0x7fff : 0), special === 2 ? 0x80000000 | 0 : 0, 0);
+    setC1(x, false);
+    return;
+  }
+  // An unmasked denormal-operand exception stops the operation before it computes (C1 cleared).
+  if ((x.exc & ~x.fcw & DE) !== 0) {
+    setC1(x, false);
+    return;
+  }
+  if (op === OP_MUL) mul80(x, p, q);
+  else if (op === OP_DIV || op === OP_DIVR) div80(x, p, q);
+  else add80(x, p, q, op !== OP_ADD);
+  setC1(x, x.roundedUp);
 }
 
 // ---- loads and stores -----------------------------------------------------------------------
@@ -380,8 +356,9 @@ function compute(x: X87, op: number, a: number, b: number): void {
 export function fldMem(c: Cpu, i: Insn, fmt: MemFormat): void {
   const x = begin(c, i, false);
   loadMem(c, memAddr(c, i), fmt);
-  if (fmt === 'f32' || fmt === 'f64') {
-    if (x.kind(S_MEM) === K_SNAN) x.quiet(S_MEM);
+  if ((fmt === 'f32' || fmt === 'f64') && x.kind(S_MEM) === K_SNAN) {
+    x.exc |= IE;
+    x.quiet(S_MEM);
   }
   if (!signal(x)) return;
   push(x, S_MEM);
@@ -468,6 +445,7 @@ export function arithMem(c: Cpu, i: Insn, op: number, fmt: MemFormat): void {
   loadMem(c, memAddr(c, i), fmt);
   const d = x.top;
   if (x.valid[d] === 0) {
+    x.exc &= ~DE; // the stack fault outranks a denormal memory operand (measured)
     if (!underflow(x)) return;
     x.setIndefinite(d);
     x.valid[d] = 1;
@@ -617,7 +595,7 @@ export function fxam(c: Cpu, i: Insn): void {
  * Runs `f` on ST(0) when it holds a number (not empty, not NaN); `f` leaves its result in S_RES.
  * Empty: stack underflow (masked: the indefinite).
  */
-function unary(c: Cpu, i: Insn, f: (x: X87, t: number) => void): void {
+function unary(c: Cpu, i: Insn, f: (x: X87, t: number) => void, invalid?: (x: X87, t: number) => boolean): void {
   const x = begin(c, i, false);
   const t = x.top;
   if (x.valid[t] === 0) {
@@ -626,11 +604,19 @@ function unary(c: Cpu, i: Insn, f: (x: X87, t: number) => void): void {
     x.valid[t] = 1;
     return;
   }
-  if (!nanUnary(x, t)) {
+  if (nanUnary(x, t)) {
+    // the NaN is the result
+  } else if (invalid?.(x, t) === true) {
+    // An invalid operand outranks the denormal-operand exception (measured with FSQRT).
+    x.exc |= IE;
+    x.setIndefinite(S_RES);
+    setC1(x, false);
+  } else {
     if (x.kind(t) === K_DENORMAL) x.exc |= DE;
     // An unmasked denormal-operand exception stops the operation before it computes, so no
     // post-computation flag (PE, UE, C1) is raised (measured with FRNDINT).
     if ((x.exc & DE) === 0 || (x.fcw & DE) !== 0) f(x, t);
+    else setC1(x, false);
   }
   if (signal(x)) commit(x, t, false);
 }
@@ -652,28 +638,17 @@ export function fchs(c: Cpu, i: Insn, abs: boolean): void {
 }
 
 export function fsqrt(c: Cpu, i: Insn): void {
-  unary(c, i, (x, t) => {
-    const k = x.kind(t);
-    if (x.isNeg(t) && k !== K_ZERO) {
-      x.exc |= IE;
-      x.setIndefinite(S_RES);
-      return;
-    }
-    if (k !== K_NORMAL && k !== K_DENORMAL) {
-      x.copy(S_RES, t); // +-0 and +inf are their own roots
-      return;
-    }
-    // sqrt(m * 2^e) with e made even: the root of m in [1, 4) times 2^(e/2).
-    let e = x.exponent(t);
-    let m = x.significand(t);
-    if ((e & 1) !== 0) {
-      m *= 2;
-      e -= 1;
-    }
-    const r = Math.sqrt(m);
-    const p = r * r;
-    finish(x, r, Math.sign(m - p - mulErr(r, r, p)), true, e / 2);
-  });
+  unary(
+    c,
+    i,
+    (x, t) => {
+      const inf = x.kind(t) === K_INF;
+      if (inf) x.copy(S_RES, t);
+      else sqrt80(x, t);
+      setC1(x, !inf && x.roundedUp);
+    },
+    (x, t) => x.isNeg(t) && x.kind(t) !== K_ZERO,
+  );
 }
 
 /** FRNDINT: exact on the 80-bit value, by the rounding control. */
