@@ -7,6 +7,7 @@ import { SS_SEG, type Insn } from '../decoder.js';
 import { Fault, SS } from '../fault.js';
 import { CF, OF, PF, SF, ZF } from '../isa/types.js';
 import { ea, readE, writeE } from './operands.js';
+import { segCheck } from '../system/limits.js';
 
 /** Condition `cc` (the low nibble of Jcc/SETcc/CMOVcc opcodes; SDM vol. 1 appendix B). */
 export function cond(c: Cpu, cc: number): boolean {
@@ -46,12 +47,16 @@ function spSize(c: Cpu): number {
   return c.mode === 64 ? 8 : c.mode === 32 ? 4 : 2;
 }
 
-/** Linear address of a stack slot; a non-canonical one is #SS(0) (SDM vol. 3 §6.15). */
-function stackAddr(c: Cpu, sp: number): number {
+/**
+ * Linear address of a stack slot of `size` bytes; a non-canonical one is #SS(0) (SDM vol. 3
+ * §6.15), and so is one beyond SS's limit outside 64-bit mode (system level, system/limits.ts).
+ */
+function stackAddr(c: Cpu, sp: number, size: number): number {
   if (c.mode === 64) {
     if (sp >= 0x800000000000 || sp < -0x800000000000) throw new Fault(SS, 0);
     return sp;
   }
+  if (c.system) return segCheck(c, SS_SEG, sp, size, false, false);
   return (sp + (c.segBase[SS_SEG] as number)) >>> 0;
 }
 
@@ -76,14 +81,14 @@ export function push(c: Cpu, size: number, lo: number, hi: number): void {
   const sp = getSp(c) - size;
   const w = spSize(c);
   const nsp = w === 8 ? sp : w === 4 ? sp >>> 0 : sp & 0xffff;
-  c.write(stackAddr(c, nsp), size, lo, hi);
+  c.write(stackAddr(c, nsp, size), size, lo, hi);
   setSp(c, nsp);
 }
 
 /** POP of `size` bytes: returns the low half, high half in `c.hi`. */
 export function pop(c: Cpu, size: number): number {
   const sp = getSp(c);
-  const v = c.read(stackAddr(c, sp), size);
+  const v = c.read(stackAddr(c, sp, size), size);
   const h = c.hi;
   const w = spSize(c);
   const nsp = sp + size;
@@ -94,7 +99,7 @@ export function pop(c: Cpu, size: number): number {
 
 /** Reads the top of stack without popping. */
 export function peek(c: Cpu, size: number, offset = 0): number {
-  return c.read(stackAddr(c, getSp(c) + offset), size);
+  return c.read(stackAddr(c, getSp(c) + offset, size), size);
 }
 
 export function adjustSp(c: Cpu, delta: number): void {
@@ -127,7 +132,7 @@ function callTo(c: Cpu, i: Insn, target: number): void {
   const size = i.opsize;
   const w = spSize(c);
   const sp = getSp(c) - size;
-  c.probeWrite(stackAddr(c, w === 8 ? sp : w === 4 ? sp >>> 0 : sp & 0xffff), size);
+  c.probeWrite(stackAddr(c, w === 8 ? sp : w === 4 ? sp >>> 0 : sp & 0xffff, size), size);
   const next = c.rip;
   c.jump(target);
   const to = c.rip;

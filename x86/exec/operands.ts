@@ -6,6 +6,7 @@
 import type { Cpu } from '../cpu.js';
 import { NO_REG, SS_SEG, type Insn } from '../decoder.js';
 import { Fault, GP, SS } from '../fault.js';
+import { segCheck, segCheckEa } from '../system/limits.js';
 
 const TWO32 = 4294967296;
 
@@ -67,6 +68,8 @@ export function ea(c: Cpu, i: Insn): number {
   }
   const a = offset32(c, i);
   if (c.mode === 64) return i.seg >= 4 ? a + (c.segBase[i.seg] as number) : a;
+  // Outside 64-bit mode a system-level CPU checks the segment (system/limits.ts).
+  if (c.system) return segCheckEa(c, i.seg, a);
   return (a + (c.segBase[i.seg] as number)) >>> 0;
 }
 
@@ -85,13 +88,18 @@ export function eaAligned(c: Cpu, i: Insn, bytes: number): number {
 /** Reads the r/m operand of `size` bytes. */
 export function readE(c: Cpu, i: Insn, size: number): number {
   if (i.rm >= 0) return c.getReg(i.rm, size);
+  if (c.mode !== 64 && c.system) return c.read(segCheck(c, i.seg, offset32(c, i), size, true, false), size);
   return c.read(ea(c, i), size);
 }
 
 /** Writes the r/m operand; `la` is the address already computed for a read-modify-write. */
 export function writeE(c: Cpu, i: Insn, size: number, lo: number, hi: number, la?: number): void {
   if (i.rm >= 0) c.setReg(i.rm, size, lo, hi);
-  else c.write(la ?? ea(c, i), size, lo, hi);
+  else if (c.mode !== 64 && c.system) {
+    // The whole access and the write permission (system/limits.ts); `la` gives back the offset.
+    const off = la === undefined ? offset32(c, i) : (la - (c.segBase[i.seg] as number)) >>> 0;
+    c.write(segCheck(c, i.seg, off, size, false, true), size, lo, hi);
+  } else c.write(la ?? ea(c, i), size, lo, hi);
 }
 
 /** Register number of an operand in a `Z` (opcode low bits) or `G` position. */
