@@ -137,10 +137,10 @@ function roundSignificand(x: X87, p: number, neg: boolean, rc: number): number {
  * rounding controls. Tininess is detected after rounding (SDM vol. 1 §4.9.1.5; measured): a
  * masked underflow flags UE only when the denormal result is inexact, an unmasked one flags UE
  * for every tiny result and delivers it scaled by 2^24576. Overflow: masked, infinity or the
- * largest finite value by the rounding control (OE and PE); unmasked, scaled by 2^-24576.
+ * largest finite value by the rounding control (OE and PE); unmasked, scaled by 2^-24576. `p` is
+ * the precision: `precision(x)` for the operations the precision control governs, else 64.
  */
-export function roundPack(x: X87, neg: boolean, e: number): void {
-  const p = precision(x);
+export function roundPack(x: X87, neg: boolean, e: number, p: number): void {
   const rc = x.rc();
   const sign = neg ? 0x8000 : 0;
   let biased = e + 16383;
@@ -161,6 +161,12 @@ export function roundPack(x: X87, neg: boolean, e: number): void {
     if (tiny && (x.fcw & UE) === 0) {
       x.exc |= UE;
       biased += BIAS_ADJUST;
+      if (biased <= 0) {
+        // Still tiny after the adjustment (FSCALE): a zero, inexact (measured).
+        x.exc |= PE;
+        zero(x, neg);
+        return;
+      }
     } else {
       shiftRightJam(x, 1 - biased);
       const r = roundSignificand(x, p, neg, rc);
@@ -175,11 +181,11 @@ export function roundPack(x: X87, neg: boolean, e: number): void {
   if ((r & INEXACT) !== 0) x.exc |= PE;
   if (biased >= 0x7fff) {
     x.exc |= OE;
-    if ((x.fcw & OE) === 0) {
-      biased -= BIAS_ADJUST;
-    } else {
+    if ((x.fcw & OE) === 0) biased -= BIAS_ADJUST;
+    if (biased >= 0x7fff) {
+      // Masked, or still too large after the adjustment (FSCALE): then always infinity (measured).
       x.exc |= PE;
-      const toInf = rc === RC_NEAREST || (rc === RC_UP && !neg) || (rc === RC_DOWN && neg);
+      const toInf = (x.fcw & OE) === 0 || rc === RC_NEAREST || (rc === RC_UP && !neg) || (rc === RC_DOWN && neg);
       x.roundedUp = toInf;
       if (toInf) x.set80(S_RES, sign | 0x7fff, 0x80000000 | 0, 0);
       else x.set80(S_RES, sign | 0x7ffe, p === 24 ? 0xffffff00 | 0 : -1, p === 64 ? -1 : p === 53 ? 0xfffff800 | 0 : 0);
@@ -210,11 +216,11 @@ export function add80(x: X87, a: number, b: number, negB: boolean): void {
     return;
   }
   if (zb) {
-    roundPack(x, na, unpack(x, a));
+    roundPack(x, na, unpack(x, a), precision(x));
     return;
   }
   if (za) {
-    roundPack(x, nb, unpack(x, b));
+    roundPack(x, nb, unpack(x, b), precision(x));
     return;
   }
   let ea = unpack(x, a);
@@ -289,7 +295,7 @@ export function add80(x: X87, a: number, b: number, negB: boolean): void {
     x.w2 = r2;
     e -= normaliseLeft(x);
   }
-  roundPack(x, na, e);
+  roundPack(x, na, e, precision(x));
 }
 
 /** Shifts w0:w1:w2 left until w0's top bit is set (not all zero); returns the shift. */
@@ -362,7 +368,7 @@ export function mul80(x: X87, a: number, b: number): void {
   x.w1 = w1;
   x.w2 = w2;
   x.sticky = w3 !== 0;
-  roundPack(x, neg, e);
+  roundPack(x, neg, e, precision(x));
 }
 
 /** S_RES = a / b (finite slots, b non-zero). */
@@ -415,7 +421,7 @@ export function div80(x: X87, a: number, b: number): void {
   x.w1 = q1;
   x.w2 = (q2 << 30) >>> 0;
   x.sticky = rc !== 0 || rh !== 0 || rl !== 0;
-  roundPack(x, neg, e);
+  roundPack(x, neg, e, precision(x));
 }
 
 /** S_RES = sqrt(a) for a finite, non-negative slot (or -0). */
@@ -476,11 +482,19 @@ export function sqrt80(x: X87, a: number): void {
   x.w1 = ((q1 << 30) | (q0 >>> 2)) >>> 0;
   x.w2 = (q0 << 30) >>> 0;
   x.sticky = r0 !== 0 || r1 !== 0 || r2 !== 0;
-  roundPack(x, false, Math.floor(e / 2));
+  roundPack(x, false, Math.floor(e / 2), precision(x));
 }
 
 /** Bit j of the 64-bit value hi:lo (0 outside 0..63). */
 function bitOf(hi: number, lo: number, j: number): number {
   if (j < 0 || j > 63) return 0;
   return j >= 32 ? (hi >>> (j - 32)) & 1 : (lo >>> j) & 1;
+}
+
+/**
+ * S_RES = a * 2^n for a finite, non-zero slot: exact unless the result leaves the normal range
+ * (then rounded at 64 bits, with the overflow and underflow responses). For FSCALE.
+ */
+export function scaleBy(x: X87, a: number, n: number): void {
+  roundPack(x, x.isNeg(a), unpack(x, a) + n, 64);
 }

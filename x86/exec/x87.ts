@@ -19,7 +19,7 @@ import {
   BUSY, C0, C1, C2, C3, CC, DE, ES, EXC, IE, K_DENORMAL, K_INF, K_NORMAL, K_QNAN, K_SNAN, K_UNSUPPORTED, K_ZERO,
   OE, PE, RC_DOWN, RC_NEAREST, RC_UP, RC_ZERO, S_MEM, S_RES, SF, UE, ZE, type X87,
 } from './x87-state.js';
-import { add80, div80, mul80, sqrt80 } from './x87-soft.js';
+import { add80, div80, mul80, scaleBy, sqrt80 } from './x87-soft.js';
 
 /** Arithmetic operations by the ModRM.reg field of D8/DC memory forms (SDM vol. 2 table A-7). */
 export const OP_ADD = 0;
@@ -705,19 +705,29 @@ export function ftrig(c: Cpu, i: Insn, f: (v: number) => number): void {
   if (signal(x)) commit(x, t, false);
 }
 
+/**
+ * The stack fault of an instruction that replaces ST(0) and pushes (FXTRACT, FPTAN, FSINCOS):
+ * underflow when ST(0) is empty (C1 = 0), else overflow (C1 = 1); masked, both results are the
+ * indefinite, whatever the register below held (measured).
+ */
+function twoResultFault(x: X87, t: number, n: number): void {
+  x.exc |= IE | SF;
+  setC1(x, x.valid[t] !== 0);
+  if (!signal(x)) return;
+  x.setIndefinite(t);
+  x.valid[t] = 1;
+  x.setIndefinite(n);
+  x.valid[n] = 1;
+  x.top = n;
+}
+
 /** FPTAN (ST(0) = tan, push 1.0) and FSINCOS (ST(0) = sin, push cos). */
 export function ftrig2(c: Cpu, i: Insn, sincos: boolean): void {
   const x = begin(c, i, false);
   const t = x.top;
   const n = (t - 1) & 7;
   if (x.valid[t] === 0 || x.valid[n] !== 0) {
-    const over = x.valid[t] !== 0;
-    x.exc |= IE | SF;
-    setC1(x, over);
-    if (!signal(x)) return;
-    x.setIndefinite(t);
-    x.valid[t] = 1;
-    push(x, t);
+    twoResultFault(x, t, n);
     return;
   }
   if (x.kind(t) !== K_QNAN && x.kind(t) !== K_SNAN && trigRange(x, t)) return;
@@ -784,6 +794,17 @@ export function fpatan(c: Cpu, i: Insn): void {
   });
 }
 
+/** trunc(slot k) for a finite slot, clamped to +-2^20 (beyond any exponent range): exact. */
+function truncExponent(x: X87, k: number): number {
+  const exp = (x.se[k] as number) & 0x7fff;
+  const e = exp - 16383;
+  let n: number;
+  if (e < 0 || exp === 0) n = 0;
+  else if (e > 19) n = 1 << 20;
+  else n = ((x.mhi[k] as number) >>> 0) >>> (31 - e);
+  return x.isNeg(k) ? -n : n;
+}
+
 /** FSCALE: ST(0) * 2^trunc(ST(1)), exact on the 80-bit pattern (SDM vol. 2 FSCALE table 3-46). */
 export function fscale(c: Cpu, i: Insn): void {
   const x = begin(c, i, false);
@@ -797,6 +818,7 @@ export function fscale(c: Cpu, i: Insn): void {
   }
   const kt = x.kind(t);
   const ks = x.kind(s);
+  let up = false;
   if (kt >= K_QNAN || ks >= K_QNAN) nanResult(x, t, s);
   else {
     if (kt === K_DENORMAL || ks === K_DENORMAL) x.exc |= DE;
@@ -809,12 +831,13 @@ export function fscale(c: Cpu, i: Insn): void {
       } else if (kt !== K_ZERO && kt !== K_INF) {
         x.setNumber(S_RES, n > 0 ? (x.isNeg(t) ? -Infinity : Infinity) : x.isNeg(t) ? -0 : 0);
       }
-    } else if (kt === K_NORMAL || kt === K_DENORMAL) {
-      const k = Math.max(-1e6, Math.min(1e6, Math.trunc(n)));
-      x.scale80(S_RES, k);
-      setC1(x, (x.exc & PE) !== 0 && x.roundedUp);
+    } else if ((kt === K_NORMAL || kt === K_DENORMAL) && (x.exc & ~x.fcw & DE) === 0) {
+      // An unmasked denormal operand stops it before it computes.
+      scaleBy(x, t, truncExponent(x, s));
+      up = x.roundedUp;
     }
   }
+  setC1(x, up);
   if (signal(x)) commit(x, t, false);
 }
 
@@ -824,15 +847,11 @@ export function fxtract(c: Cpu, i: Insn): void {
   const t = x.top;
   const n = (t - 1) & 7;
   if (x.valid[t] === 0 || x.valid[n] !== 0) {
-    x.exc |= IE | SF;
-    setC1(x, x.valid[t] !== 0);
-    if (!signal(x)) return;
-    x.setIndefinite(t);
-    x.valid[t] = 1;
-    push(x, t);
+    twoResultFault(x, t, n);
     return;
   }
   const k = x.kind(t);
+  setC1(x, false); // exact
   if (nanUnary(x, t)) {
     x.copy(S_MEM, S_RES);
   } else if (k === K_ZERO) {
