@@ -26,6 +26,7 @@ const NAME_EXCEPTIONS: readonly { readonly suffix: RegExp; readonly why: string 
   { suffix: /^_0f[0-9a-f]{2}$/, why: 'one of the 0F 18-1F hint NOPs, named by its opcode' },
   { suffix: /^_[0-9a-f]{2}_[0-7]$/, why: 'an undocumented group alias, named by opcode and ModRM.reg (F6/F7 /1 = TEST)' },
   { suffix: /^_(o64|i64)$/, why: 'the 64-bit-only or legacy-only variant of an encoding (LAHF/SAHF need LAHF_LM in 64-bit mode)' },
+  { suffix: /^_(es|cs|ss|ds|fs|gs)$/, why: 'PUSH/POP of the segment register the opcode names (the operand kinds have no fixed segment registers)' },
 ];
 
 /** Every RFLAGS bit the schema names. */

@@ -66,7 +66,7 @@ export type OperandKind =
   | 'Jb' | 'Jz'
   | 'Ob' | 'Ov'
   | 'Zb' | 'Zv' | 'Zy'
-  | 'Xb' | 'Xv' | 'Yb' | 'Yv'
+  | 'Xb' | 'Xv' | 'Xz' | 'Yb' | 'Yv' | 'Yz'
   | 'Sw'
   | 'AL' | 'AX' | 'eAX' | 'rAX' | 'CL' | 'DX' | '1'
   | 'Vdq' | 'Wdq' | 'Udq' | 'Vss' | 'Wss' | 'Vsd' | 'Wsd' | 'Vq' | 'Wq' | 'Vd' | 'Wd'
