@@ -1,7 +1,8 @@
 /**
  * `xenlab x86 ...`: the CPU core on its own. `run` executes a static x86-64 Linux program in user
- * mode (harness/linux-user/, docs/linux-user.md); `bench` times the benchmark workloads against
- * the host CPU. Add further subcommands to the list at the bottom.
+ * mode (harness/linux-user/, docs/linux-user.md); `boot-bare` boots a Multiboot kernel on the
+ * bare test machine (harness/bare/, docs/bare-machine.md); `bench` times the benchmark workloads
+ * against the host CPU. Add further subcommands to the list at the bottom.
  */
 import { defineCommand, defineGroup, type OptionTable } from '../command.js';
 
@@ -60,6 +61,60 @@ const run = defineCommand<RunCli>({
   },
 });
 
+interface BootBareCli {
+  image: string;
+  mem?: number;
+  append?: string;
+  module?: string[];
+  maxInsns?: number;
+  stats?: boolean;
+  interpreter?: boolean;
+}
+
+const bootBare = defineCommand<BootBareCli>({
+  name: 'boot-bare',
+  describe:
+    'Boot a Multiboot (v1) kernel on the bare test machine (COM1 to stdout, exit through port 0xF4 as QEMU isa-debug-exit: status (v << 1) | 1)',
+  options: {
+    image: { type: 'string', positional: true, required: true, describe: 'Multiboot kernel (ELF32, or any format with the header address fields)' },
+    mem: { type: 'number', describe: 'RAM in MiB (default 64, at most 3072)' },
+    append: { type: 'string', describe: 'Kernel command line (the kernel sees "IMAGE CMDLINE", as from GRUB or QEMU)' },
+    module: { type: 'array', describe: 'Load FILE as a Multiboot module (repeatable, in order)' },
+    maxInsns: { type: 'number', describe: 'End the run after N instructions (default 10^10; exit status 6)' },
+    stats: { type: 'boolean', describe: 'Print instructions retired, TSC, wall time and MIPS to stderr at exit' },
+    interpreter: { type: 'boolean', describe: 'Interpret every block (do not compile hot blocks to JavaScript)' },
+  } satisfies OptionTable<BootBareCli>,
+  async run(opts, io) {
+    const { UserError } = await import('../../errors.js');
+    if (opts.image === '' || opts.image.startsWith('-')) {
+      throw new UserError('usage', `x86 boot-bare: expected a kernel image before '${opts.image}' (see 'xenlab x86 boot-bare --help')`);
+    }
+    if (opts.mem !== undefined && !Number.isInteger(opts.mem)) throw new UserError('bad-option', '--mem expects a whole number of MiB');
+    if (opts.maxInsns !== undefined && !Number.isSafeInteger(opts.maxInsns)) throw new UserError('bad-option', '--max-insns expects a whole number');
+    const { runBareMachine } = await import('../../bare/machine.js');
+    const started = process.hrtime.bigint();
+    const r = runBareMachine({
+      image: opts.image,
+      ...(opts.mem !== undefined ? { memMiB: opts.mem } : {}),
+      ...(opts.append !== undefined ? { append: opts.append } : {}),
+      modules: (opts.module ?? []).map(String),
+      ...(opts.maxInsns !== undefined ? { maxInsns: opts.maxInsns } : {}),
+      jit: opts.interpreter !== true,
+      stdout: io.stdout,
+    });
+    const wall = Number(process.hrtime.bigint() - started) / 1e9;
+    if (r.reason !== 'debug-exit') io.stderr.write(`xenlab: ${r.message}\n`);
+    if (r.registerDump !== undefined) io.stderr.write(`${r.registerDump}\n`);
+    if (opts.stats === true) {
+      const mips = r.retired / Math.max(wall, 1e-9) / 1e6;
+      io.stderr.write(
+        `xenlab: ${r.retired} instructions retired, TSC ${r.tsc}, ${wall.toFixed(3)} s wall (${mips.toFixed(2)} MIPS); ${r.message}\n`,
+      );
+    }
+    return r.exitCode;
+  },
+});
+
 interface BenchCli {
   only?: string[];
   buildDir?: string;
@@ -89,6 +144,6 @@ const bench = defineCommand<BenchCli>({
 
 export default defineGroup({
   name: 'x86',
-  describe: 'The emulated x86 CPU on its own: run static Linux programs, benchmark the core',
-  subcommands: [run, bench],
+  describe: 'The emulated x86 CPU on its own: run static Linux programs, boot bare-metal test kernels, benchmark the core',
+  subcommands: [run, bootBare, bench],
 });
