@@ -347,6 +347,13 @@ describe('4-level paging', () => {
     expect(phys.r64(PML4 + 0x1ed * 8)).toBe(BigInt(PML4 | P | RW | A | D));
   });
 
+  it('ignores linear-address bits 63:48 (a non-canonical address never reaches it, but does no harm)', () => {
+    const { phys, mmu } = setup();
+    map4k(phys, 0x1000, 0x8000, P | RW);
+    expect(mmu.translate(2 ** 48 + 0x1234, R, false)).toEqual({ pa: 0x8234 });
+    expect(mmu.translate(-(2 ** 52) + 0x1234, R, false)).toEqual({ pa: 0x8234 });
+  });
+
   it('reads the registers on every walk (CR3 switch, NXE, WP)', () => {
     const { phys, mmu, regs } = setup();
     map4k(phys, 0x1000, 0x8000, P | US);
