@@ -23,6 +23,7 @@ import { ES, type Insn } from '../decoder.js';
 import { Fault, GP } from '../fault.js';
 import { DF } from '../isa/types.js';
 import { linear, regOff } from '../exec/string.js';
+import { tableAddress } from './descriptors.js';
 import { segCheck } from './limits.js';
 import { CR0_PE, RF_IOPL } from './regs.js';
 
@@ -37,7 +38,7 @@ export function checkIo(c: Cpu, port: number, size: number): void {
   if (!c.system) throw new Fault(GP, 0);
   if ((c.cr0 & CR0_PE) === 0 || c.cpl <= (c.getFlags() & RF_IOPL) >> 12) return;
   // Only a 32-bit (or 64-bit) TSS, available or busy (types 9, 11), has a bitmap.
-  if ((c.trAttr & 0x17) !== 0x09 || c.trLimit < 0x67) throw new Fault(GP, 0);
+  if ((c.trAttr & 0x1d) !== 0x09 || c.trLimit < 0x67) throw new Fault(GP, 0);
   const map = c.sysRead(tssAddress(c, 0x66), 2);
   const at = map + (port >> 3);
   if (at + 1 > c.trLimit) throw new Fault(GP, 0);
@@ -47,8 +48,7 @@ export function checkIo(c: Cpu, port: number, size: number): void {
 }
 
 function tssAddress(c: Cpu, off: number): number {
-  const a = c.trBase + off;
-  return c.mode === 64 || c.trBase > 0xffffffff || c.trBase < 0 ? a : a >>> 0;
+  return tableAddress(c, c.trBase + off);
 }
 
 /** Size of the accumulator operand: 1 for the byte forms, else 2 or 4 (REX.W is ignored). */
