@@ -272,12 +272,19 @@ export class X87 {
       ml = (~lo + 1) | 0;
       mh = (~hi + (ml === 0 ? 1 : 0)) | 0;
     }
-    // |value| >= 2^31 here, so the high half is non-zero (or the value is -2^63: mh = 0x80000000).
-    const z = Math.clz32(mh);
-    if (z > 0) {
-      mh = (mh << z) | (ml >>> (32 - z));
-      ml <<= z;
+    let z = 0;
+    if (mh === 0) {
+      // |value| in [2^31, 2^32): the low half moves up
+      mh = ml;
+      ml = 0;
+      z = 32;
     }
+    const zz = Math.clz32(mh);
+    if (zz > 0) {
+      mh = (mh << zz) | (ml >>> (32 - zz));
+      ml <<= zz;
+    }
+    z += zz;
     this.set80(k, (neg ? 0x8000 : 0) | (16383 + 63 - z), mh, ml);
   }
 
@@ -418,13 +425,23 @@ export class X87 {
     const scale = e < emin ? emin - p + 1 : e - p + 1;
     const top = kept >= 2 ** p ? e + 1 : e; // rounding carried into a new bit
     if (top > emax) {
+      if (flag && (this.fcw & OE) === 0) {
+        // Unmasked: nothing is stored, and neither PE nor C1 reported (measured).
+        this.exc |= OE;
+        this.roundedUp = false;
+        return 0;
+      }
       if (flag) this.exc |= OE | PE;
       const toInf = rc === RC_NEAREST || (rc === RC_UP && !neg) || (rc === RC_DOWN && neg);
       this.roundedUp = toInf;
       const big = toInf ? Infinity : (2 - 2 ** (1 - p)) * 2 ** emax;
       return neg ? -big : big;
     }
-    if (flag && this.lost) this.exc |= tiny ? UE | PE : PE;
+    if (flag) {
+      // Unmasked, every tiny result is an underflow, and nothing is stored: no PE (measured).
+      if (tiny && (this.fcw & UE) === 0) this.exc |= UE;
+      else if (this.lost) this.exc |= tiny ? UE | PE : PE;
+    }
     const mag = kept * this.pow2(scale); // scale >= emin - p + 1 >= -1074: exact
     return neg ? -mag : mag;
   }

@@ -356,12 +356,17 @@ function compute(x: X87, op: number, a: number, b: number): void {
 export function fldMem(c: Cpu, i: Insn, fmt: MemFormat): void {
   const x = begin(c, i, false);
   loadMem(c, memAddr(c, i), fmt);
-  if ((fmt === 'f32' || fmt === 'f64') && x.kind(S_MEM) === K_SNAN) {
+  if (x.valid[(x.top - 1) & 7] === 0 && (fmt === 'f32' || fmt === 'f64') && x.kind(S_MEM) === K_SNAN) {
     x.exc |= IE;
     x.quiet(S_MEM);
+    if ((x.fcw & IE) === 0) {
+      signal(x);
+      return;
+    }
   }
-  if (!signal(x)) return;
+  // A denormal operand is loaded even when DE is unmasked (measured): the load is exact.
   push(x, S_MEM);
+  signal(x);
 }
 
 /** FLD ST(i): pushes a copy; an empty source is a stack underflow (masked: the indefinite). */
@@ -369,9 +374,14 @@ export function fldSt(c: Cpu, i: Insn): void {
   const x = begin(c, i, false);
   const s = x.phys(i.rm & 7);
   if (x.valid[s] === 0) {
+    // Underflow outranks overflow: C1 = 0, and the indefinite is pushed over whatever is there.
     if (!underflow(x)) return;
-    x.setIndefinite(S_MEM);
-  } else x.copy(S_MEM, s);
+    x.top = (x.top - 1) & 7;
+    x.setIndefinite(x.top);
+    x.valid[x.top] = 1;
+    return;
+  }
+  x.copy(S_MEM, s);
   push(x, S_MEM);
   signal(x);
 }
@@ -486,8 +496,9 @@ function compare(x: X87, a: number, b: number): number {
   const nb = x.isNeg(b);
   if (na !== nb) return na ? -1 : 1;
   let m = 0;
-  const ea = (x.se[a] as number) & 0x7fff;
-  const eb = (x.se[b] as number) & 0x7fff;
+  // Exponent 0 (denormals, pseudo-denormals) has the weight of exponent 1.
+  const ea = ((x.se[a] as number) & 0x7fff) || 1;
+  const eb = ((x.se[b] as number) & 0x7fff) || 1;
   if (ea !== eb) m = ea < eb ? -1 : 1;
   else {
     const ha = (x.mhi[a] as number) >>> 0;
@@ -504,31 +515,31 @@ function compare(x: X87, a: number, b: number): number {
 function compareExceptions(x: X87, a: number, b: number, unordered: boolean): void {
   const ka = x.kind(a);
   const kb = x.kind(b);
-  if (ka === K_SNAN || kb === K_SNAN || ka === K_UNSUPPORTED || kb === K_UNSUPPORTED) x.exc |= IE;
-  else if (!unordered && (ka === K_QNAN || kb === K_QNAN)) x.exc |= IE;
-  else if (ka === K_DENORMAL || kb === K_DENORMAL) x.exc |= DE;
+  if (ka >= K_QNAN || kb >= K_QNAN) {
+    // A NaN operand: no denormal-operand report, also for a memory operand (measured).
+    x.exc &= ~DE;
+    if (!unordered || ka === K_SNAN || kb === K_SNAN || ka === K_UNSUPPORTED || kb === K_UNSUPPORTED) x.exc |= IE;
+  } else if (ka === K_DENORMAL || kb === K_DENORMAL) x.exc |= DE;
 }
 
 /** C3, C2, C0 for a comparison result (SDM vol. 2 FCOM table 3-21). */
 const FCOM_CC = [C0, C3, 0, C3 | C2 | C0];
 const ccOf = (r: number): number => FCOM_CC[r + 1] as number;
 
-function setCompareCc(x: X87, r: number): void {
-  x.fsw = (x.fsw & ~CC) | ccOf(r);
-}
-
 /** FCOM/FCOMP/FUCOM/FUCOMP ST(i), FCOMPP/FUCOMPP (pops = 2, ST(1)), FTST (against 0). */
 function comparePhys(x: X87, s: number, pops: number, unordered: boolean): void {
   const t = x.top;
+  let r = 2;
   if (x.valid[t] === 0 || (s >= 0 && s < 8 && x.valid[s] === 0)) {
-    if (!underflow(x)) return;
-    setCompareCc(x, 2);
+    // Stack underflow outranks a denormal memory operand (measured).
+    x.exc = (x.exc & ~DE) | IE | SF;
   } else {
     compareExceptions(x, t, s, unordered);
-    const r = compare(x, t, s);
-    if (!signal(x)) return;
-    setCompareCc(x, r);
+    r = compare(x, t, s);
   }
+  // The condition codes are written even when an unmasked exception follows (measured); C1 = 0.
+  x.fsw = (x.fsw & ~CC) | ccOf(r);
+  if (!signal(x)) return;
   for (let k = 0; k < pops; k++) pop(x);
 }
 
@@ -560,19 +571,18 @@ export function ftst(c: Cpu, i: Insn): void {
 export function fcomi(c: Cpu, i: Insn, popAfter: boolean, unordered: boolean): void {
   const x = begin(c, i, false);
   const s = x.phys(i.rm & 7);
-  let r: number;
+  let r = 2;
   if (x.valid[x.top] === 0 || x.valid[s] === 0) {
-    if (!underflow(x)) return;
-    r = 2;
+    x.exc |= IE | SF;
+    setC1(x, false); // C1 changes only on stack underflow (measured; the SDM defines no other effect)
   } else {
     compareExceptions(x, x.top, s, unordered);
     r = compare(x, x.top, s);
-    if (!signal(x)) return;
   }
-  // C1 changes only on stack underflow (measured; the SDM defines no other effect).
+  // The flags are written even when an unmasked exception follows (as FCOM's condition codes).
   const bits = r === 2 ? ZF | PF | CF : r === 0 ? ZF : r < 0 ? CF : 0;
   c.setFlagBits(ZF | PF | CF | OF | SF_FLAG | AF, bits);
-  if (popAfter) pop(x);
+  if (signal(x) && popAfter) pop(x);
 }
 
 /** FXAM (SDM vol. 2 FXAM table 3-45): class of ST(0) in C3, C2, C0; its sign in C1. */
