@@ -7,8 +7,14 @@
  *   mov [out_k + 4n], reg (7 registers); pushfd; pop dword [out_k + 28]
  *
  * then write(1, out, n) and exit(0). Register forms only (no memory operands). A case that
- * faults (INTO with OF=1) runs alone, and its outcome is the signal that ended the process.
- * QEMU is an emulator, not silicon: this checks x86/ against a second implementation.
+ * faults (INTO with OF=1, AAM 0, BOUND out of range) runs alone, and its outcome is the signal
+ * that ended the process. QEMU is an emulator, not silicon: this checks x86/ against a second
+ * implementation.
+ *
+ * Rows that need memory (PUSHA, POPA, BOUND) bring their own code around the instruction, run
+ * the same way on both sides: stores of the case's values into a scratch page at SCRATCH (mapped
+ * by the ELF's bss and by `emulate32`), ESP switched to a stack there and back (ESP itself is
+ * never compared), and for PUSHA pops of the pushed values into the compared registers.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
@@ -17,7 +23,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { Cpu } from '../../../x86/cpu.js';
 import { BP, Fault } from '../../../x86/fault.js';
-import { FlatMemory, PROT_R, PROT_X } from '../../../x86/flat-memory.js';
+import { FlatMemory, PROT_R, PROT_W, PROT_X } from '../../../x86/flat-memory.js';
 import { ARITH, DF, type Row } from '../../../x86/isa/types.js';
 import { EMU_FEATURES, type Path } from './emulate.js';
 
@@ -28,10 +34,16 @@ const BASE = 0x0804_8000;
 const HDR = 52 + 32;
 const OUT_BYTES = 32;
 const SIGSEGV = 11;
+const SIGFPE = 8;
+/** Scratch page for the memory rows (bounds, stack); ESP is saved at its first dword. */
+const SCRATCH = 0x0810_0000;
+const STACK_TOP = SCRATCH + 0x800;
 
 export interface Case32 {
   readonly row: Row;
   readonly insn: Uint8Array;
+  /** The case ends in a fault (runs alone under qemu). */
+  readonly faults: boolean;
   readonly regs: readonly number[]; // 7 values, REGS order, uint32
   readonly eflags: number;
 }
@@ -46,8 +58,44 @@ export interface Result32 {
 /** Why a row has no 32-bit generator here (undefined: it has one). */
 export function i386Unsupported(row: Row): string | undefined {
   if (row.modes !== 'i64') return 'not an i64 row';
-  const ok = row.operands.every((o) => o === 'Zv' || o === 'Eb' || o === 'Ib');
+  if (row.test?.skip !== undefined) return `test.skip: ${row.test.skip}`;
+  if (MEMORY_ROWS.has(row.name)) return undefined;
+  const ok = row.operands.every((o) => o === 'Zv' || o === 'Eb' || o === 'Ib' || o === 'Ew' || o === 'Gw');
   return ok ? undefined : `operands ${row.operands.join(',')} not generated`;
+}
+
+/** Rows with their own code around the instruction (see the module comment). */
+const MEMORY_ROWS = new Set(['pusha', 'popa', 'bound_Gv_M']);
+
+const saveEsp = (): number[] => [0x89, 0x25, ...le32(SCRATCH)]; // mov [SCRATCH], esp
+const restoreEsp = (): number[] => [0x8b, 0x25, ...le32(SCRATCH)]; // mov esp, [SCRATCH]
+const movEsp = (v: number): number[] => [0xbc, ...le32(v)];
+const store = (a: number, v: number): number[] => [0xc7, 0x05, ...le32(a), ...le32(v)]; // mov dword [a], v
+
+/** The code of a memory row's case and whether it faults (BOUND out of range). */
+function memoryCase(row: Row, p66: boolean, reg: number, values: readonly number[], regs: readonly number[]): { code: number[]; faults: boolean } {
+  const pre = p66 ? [0x66] : [];
+  const size = p66 ? 2 : 4;
+  if (row.name === 'pusha') {
+    // Push, clobber the seven compared registers, pop the pushed values back into them (ESP's slot skipped).
+    const clobber = [0, 1, 2, 3, 5, 6, 7].flatMap((r) => [0x31, 0xc0 | (r << 3) | r]);
+    const pops = [7, 6, 5, -1, 3, 2, 1, 0].flatMap((r) => (r < 0 ? [0x83, 0xc4, size] : [...pre, 0x58 + r]));
+    return { code: [...saveEsp(), ...movEsp(STACK_TOP), ...pre, 0x60, ...clobber, ...pops, ...restoreEsp()], faults: false };
+  }
+  if (row.name === 'popa') {
+    const base = STACK_TOP - 32;
+    const stores = [0, 1, 2, 3, 4, 5, 6, 7].flatMap((k) => store(base + 4 * k, values[k] ?? 0));
+    return { code: [...stores, ...saveEsp(), ...movEsp(base), ...pre, 0x61, ...restoreEsp()], faults: false };
+  }
+  // BOUND r, [SCRATCH+8]: lower and upper bound at the operand size.
+  const lo = values[0] ?? 0;
+  const hi = values[1] ?? 0;
+  const bounds = p66 ? [store(SCRATCH + 8, ((hi & 0xffff) << 16) | (lo & 0xffff))] : [store(SCRATCH + 8, lo), store(SCRATCH + 12, hi)];
+  const r = reg === 4 ? 0 : reg;
+  const sx = (v: number): number => (p66 ? (v << 16) >> 16 : v | 0);
+  const idx = sx(regs[REGS.indexOf(r as (typeof REGS)[number])] ?? 0);
+  const faults = idx < sx(lo) || idx > sx(hi);
+  return { code: [...bounds.flat(), ...pre, 0x62, 0x05 | (r << 3), ...le32(SCRATCH + 8)], faults };
 }
 
 export function case32Arbitrary(row: Row): fc.Arbitrary<Case32> {
@@ -63,20 +111,30 @@ export function case32Arbitrary(row: Row): fc.Arbitrary<Case32> {
         maxLength: 7,
       }),
       flags: fc.nat({ max: 0x7f }),
+      values: fc.array(fc.oneof(fc.nat({ max: 0xffffffff }), fc.integer({ min: -8, max: 8 }).map((v) => v >>> 0)), { minLength: 8, maxLength: 8 }),
     })
     .map((s) => {
       const b: number[] = [];
-      if (s.p66 && row.operands.includes('Zv')) b.push(0x66);
-      // Not ESP: it stays the process's stack pointer.
-      b.push(row.operands.includes('Zv') ? row.opcode + (s.zreg === 4 ? 3 : s.zreg) : row.opcode);
-      if (row.operands.includes('Eb')) b.push(0xc0 | ((row.reg ?? s.reg) << 3) | s.rm);
-      if (row.operands.includes('Ib')) b.push(s.imm);
+      let faults = row.mnemonic === 'into' || (row.mnemonic === 'aam' && s.imm % 4 === 0);
+      if (MEMORY_ROWS.has(row.name)) {
+        const m = memoryCase(row, s.p66, s.reg, s.values, s.regs);
+        b.push(...m.code);
+        faults = m.faults;
+      } else {
+        if (s.p66 && row.operands.includes('Zv')) b.push(0x66);
+        // Not ESP: it stays the process's stack pointer (nor SP as an Ew/Gw operand).
+        b.push(row.operands.includes('Zv') ? row.opcode + (s.zreg === 4 ? 3 : s.zreg) : row.opcode);
+        const noSp = (r: number): number => (r === 4 && row.operands.includes('Ew') ? 5 : r);
+        if (row.operands.includes('Eb') || row.operands.includes('Ew')) b.push(0xc0 | (noSp(row.reg ?? s.reg) << 3) | noSp(s.rm));
+        // AAM 0 (#DE) in a quarter of the AAM cases.
+        if (row.operands.includes('Ib')) b.push(row.mnemonic === 'aam' && faults ? 0 : s.imm);
+      }
       const FLAG_BITS = [0x1, 0x4, 0x10, 0x40, 0x80, 0x400, 0x800];
       let eflags = 0x202;
       FLAG_BITS.forEach((bit, k) => {
         if ((s.flags >> k) & 1) eflags |= bit;
       });
-      return { row, insn: Uint8Array.from(b), regs: s.regs, eflags };
+      return { row, insn: Uint8Array.from(b), faults, regs: s.regs, eflags };
     });
 }
 
@@ -108,7 +166,9 @@ function elf(cases: readonly Case32[]): Uint8Array {
   if (code.length !== codeLen) throw new Error(`i386 ELF: code length ${code.length}, expected ${codeLen}`);
   const data = cases.flatMap((k) => le32(k.eflags));
   const fileLen = HDR + code.length + data.length;
-  const memLen = fileLen + total;
+  // The bss covers the output area and reaches past the scratch page.
+  if (fileLen + total > SCRATCH - BASE) throw new Error('i386 ELF: image overlaps the scratch page');
+  const memLen = SCRATCH + 0x1000 - BASE;
   const h = [
     0x7f, 0x45, 0x4c, 0x46, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, // ident: ELF32, LSB, version 1
     2, 0, 3, 0, ...le32(1), ...le32(BASE + HDR), ...le32(52), ...le32(0), ...le32(0), // EXEC, i386, entry, phoff
@@ -126,7 +186,7 @@ export function qemuAvailable(): boolean {
 export function runQemu(cases: readonly Case32[]): Result32[] {
   const dir = mkdtempSync(path.join(tmpdir(), 'xenlab-i386-'));
   try {
-    const alone = (k: Case32): boolean => k.row.mnemonic === 'into';
+    const alone = (k: Case32): boolean => k.faults;
     const results = new Array<Result32>(cases.length);
     const run = (batch: readonly number[]): void => {
       const file = path.join(dir, `t${batch[0] ?? 0}`);
@@ -135,7 +195,7 @@ export function runQemu(cases: readonly Case32[]): Result32[] {
       const r = spawnSync('qemu-i386', [file], { maxBuffer: 1 << 24 });
       if (r.signal !== null || r.status !== 0) {
         if (batch.length !== 1) throw new Error(`qemu-i386 batch ended by ${r.signal ?? `exit ${r.status}`}: ${r.stderr.toString()}`);
-        const sig = r.signal === 'SIGSEGV' ? SIGSEGV : (r.status ?? 0) - 128;
+        const sig = r.signal === 'SIGSEGV' ? SIGSEGV : r.signal === 'SIGFPE' ? SIGFPE : (r.status ?? 0) - 128;
         results[batch[0] as number] = { outcome: `signal ${sig}`, regs: [], eflags: 0 };
         return;
       }
@@ -161,6 +221,7 @@ export function emulate32(k: Case32, p: Path): Result32 {
   const at = 0x0804_9000;
   const mem = new FlatMemory();
   mem.map(at, 4096, PROT_R | PROT_X);
+  mem.map(SCRATCH, 4096, PROT_R | PROT_W);
   mem.writeBytes(at, new Uint8Array(4096).fill(0xcc));
   mem.writeBytes(at, k.insn);
   let fault: Fault | undefined;
@@ -183,8 +244,9 @@ export function emulate32(k: Case32, p: Path): Result32 {
 
 /** Differences between qemu's result and ours (empty when they agree). */
 export function compare32(k: Case32, exp: Result32, got: Result32): string[] {
-  // INTO with OF=1: #OF, which Linux delivers as SIGSEGV.
-  if (exp.outcome === `signal ${SIGSEGV}` && got.outcome === 'vector 4') return [];
+  // INTO with OF=1 (#OF) and BOUND out of range (#BR): Linux delivers SIGSEGV; AAM 0 (#DE): SIGFPE.
+  if (exp.outcome === `signal ${SIGSEGV}` && (got.outcome === 'vector 4' || got.outcome === 'vector 5')) return [];
+  if (exp.outcome === `signal ${SIGFPE}` && got.outcome === 'vector 0') return [];
   if (exp.outcome !== got.outcome) return [`outcome: expected ${exp.outcome}, got ${got.outcome}`];
   if (exp.outcome !== 'completed') return [];
   const d: string[] = [];
