@@ -20,7 +20,7 @@ import { AccessKind, LOOKUP_GLOBAL, LOOKUP_NOCACHE, PAGE_SIZE, pageOf, type Line
 import { Mmu } from './paging.js';
 import { X87 } from './exec/x87-state.js';
 import {
-  CR0_PE, CR0_RESET, CR4_SMAP, DR6_BS, EFER_LMA, PAT_RESET_HI, PAT_RESET_LO, RF_AC, RF_IF, RF_TF, SA_DB, SA_L,
+  CR0_PE, CR0_RESET, CR4_SMAP, DR6_BS, EFER_LMA, PAT_RESET_HI, PAT_RESET_LO, RF_AC, RF_IF, RF_RF, RF_TF, SA_DB, SA_L,
 } from './system/regs.js';
 import { deliverException, deliverInterrupt } from './system/interrupts.js';
 
@@ -127,10 +127,15 @@ export class Cpu {
   mode: 64 | 32 | 16 = 64;
   /** Stack-pointer width in bytes: 8 in 64-bit mode, else 4 or 2 by SS.B. */
   stackSize: 8 | 4 | 2 = 8;
-  /** CPL 3: memory accesses are user accesses (kept equal to `cpl === 3`; change both through `setCpl`). */
-  user = true;
-  /** Current privilege level. */
+  /** Current privilege level (change it through `setCpl`: cached translations depend on it). */
   cpl = 3;
+  /** CPL 3: memory accesses are user accesses. Setting it sets CPL 3 or 0. */
+  get user(): boolean {
+    return this.cpl === 3;
+  }
+  set user(v: boolean) {
+    this.setCpl(v ? 3 : 0);
+  }
   /** Segment caches (ES, CS, SS, DS, FS, GS): selector, base, limit in bytes, attributes (system/regs.ts SA_*). */
   readonly segBase = new Float64Array(6);
   readonly segSel = new Uint16Array(6);
@@ -163,6 +168,8 @@ export class Cpu {
   trBase = 0;
   trLimit = 0xffff;
   trAttr = 0;
+  /** CR8 (the task-priority register's bits 7:4, in 64-bit mode). */
+  cr8 = 0;
   /** DR0-DR7 (DR4/5 alias DR6/7 when CR4.DE = 0). */
   readonly dr = new Float64Array([0, 0, 0, 0, 0, 0, 0xffff0ff0, 0x400]);
   /** MSRs the CPU owns (system/regs.ts MSR_*); 64-bit addresses as canonical JS numbers. */
@@ -674,9 +681,10 @@ export class Cpu {
   /** Changes CPL; cached translations were checked for the old privilege, so they go. */
   setCpl(cpl: number): void {
     if (cpl === this.cpl) return;
+    // Only the change between supervisor (0-2) and user (3) alters what the TLB checked.
+    const flush = (cpl === 3) !== (this.cpl === 3);
     this.cpl = cpl;
-    this.user = cpl === 3;
-    this.flushTlb();
+    if (flush) this.flushTlb();
   }
 
   /**
@@ -716,6 +724,13 @@ export class Cpu {
     this.flags = (v | 2) & ~0x8028 & 0x3f7fd7;
     this.flagsChanged(old);
   }
+
+  /** DR7 changed: instruction breakpoints make the run loop check every instruction's address. */
+  debugRegistersChanged(): void {
+    this.breakpoints = this.system && ((this.dr[7] as number) & 0xff) !== 0;
+  }
+  /** Some DR0-3 breakpoint is enabled in DR7 (checked by the single-step path). */
+  breakpoints = false;
 
   /** Call after writing `flags` directly with system bits possibly changed. */
   flagsChanged(old: number): void {
@@ -837,7 +852,7 @@ export class Cpu {
       }
       if (this.halted) break;
       try {
-        if ((this.flags & RF_TF) !== 0 && this.system) this.stepTraced();
+        if (((this.flags & this.traceMask) !== 0 || this.breakpoints) && this.system) this.stepTraced();
         else this.runBlocks(end);
       } catch (e) {
         if (!(e instanceof Fault)) throw e;
@@ -889,21 +904,38 @@ export class Cpu {
   }
 
   /**
-   * One instruction with RFLAGS.TF set at its start: executed alone, then #DB (a trap, DR6.BS),
-   * unless the instruction faulted (the fault is delivered instead) or ran in a MOV SS / POP SS
-   * shadow (SDM vol. 3 §17.3.1.4, §6.8.3).
+   * One instruction at a time, for RFLAGS.TF and DR0-3 instruction breakpoints (SDM vol. 3
+   * §17.3.1): an enabled execute breakpoint at RIP is a #DB fault unless RFLAGS.RF is set; RF is
+   * cleared once an instruction completes; with TF set at its start, the instruction is followed
+   * by a #DB trap (DR6.BS), unless it faulted or ran in a MOV SS / POP SS shadow.
    */
   private stepTraced(): void {
     const rip = this.rip;
+    this.insnStart = rip;
+    if (this.breakpoints && (this.flags & RF_RF) === 0) {
+      const dr7 = this.dr[7] as number;
+      let hit = 0;
+      for (let k = 0; k < 4; k++) {
+        // Enabled (L or G) and R/W = 00 (execution); the length field must be 00 for execution.
+        if (((dr7 >>> (2 * k)) & 3) !== 0 && ((dr7 >>> (16 + 4 * k)) & 3) === 0 && this.dr[k] === rip) hit |= 1 << k;
+      }
+      if (hit !== 0) {
+        this.dr[6] = (((this.dr[6] as number) & ~0xf) | hit) >>> 0;
+        throw new Fault(DB);
+      }
+    }
     const block = this.blockFor(rip) ?? this.translate(rip);
     const i = block.insns[0] as Insn;
+    const traced = (this.flags & RF_TF) !== 0;
     const suppressed = this.retired < this.shadowEnd;
-    this.insnStart = rip;
     const nxt = rip + i.len;
     this.rip = this.mode === 64 ? nxt : this.mode === 32 ? nxt >>> 0 : nxt & 0xffff;
+    const rfBefore = this.flags & RF_RF;
     i.exec(this, i);
     this.retired++;
-    if (suppressed || this.shutdownReason !== undefined) return;
+    // RF is cleared after an instruction completes, unless that instruction (IRET, POPF) set it.
+    if (rfBefore !== 0 && (this.flags & RF_RF) !== 0) this.flags &= ~RF_RF;
+    if (!traced || suppressed || this.shutdownReason !== undefined) return;
     this.dr[6] = ((this.dr[6] as number) | DR6_BS) >>> 0;
     throw new Fault(DB, -1, 0, true);
   }
@@ -950,7 +982,7 @@ export class Cpu {
   private runBlocks(end: number): void {
     const mask = this.mode === 64 ? 0 : this.mode === 32 ? 1 : 2;
     let prev: Block | undefined;
-    while (!this.stopRequested && !this.interruptCheck && this.retired < end && (this.flags & this.traceMask) === 0) {
+    while (!this.stopRequested && !this.interruptCheck && this.retired < end && (this.flags & this.traceMask) === 0 && !this.breakpoints) {
       const block = this.nextBlock(prev);
       prev = block;
       this.blockBroken = false;

@@ -77,7 +77,7 @@ export interface Insn {
 }
 
 /** Operand kinds that need a ModRM byte. */
-const MODRM_KINDS = /^(E|G|M|R|S|V|W|U)/;
+const MODRM_KINDS = /^(E|G|M|R|S|V|W|U)|^(Cy|Dy)$/;
 
 function needsModrm(row: Row): boolean {
   return row.reg !== undefined || row.operands.some((o) => MODRM_KINDS.test(o));
@@ -284,7 +284,7 @@ export function decode(c: Cpu, la: number): Insn {
   let sib = -1;
 
   if (modrm >= 0) {
-    if (mod === 3) {
+    if (mod === 3 || row.anyMod === true) {
       rm = rmField | ((rexBits & 1) << 3);
     } else if (adsize === 2) {
       // 16-bit addressing: fixed base/index pairs (SDM vol. 2 table 2-1).

@@ -282,6 +282,12 @@ class Printer {
         return '%st';
       case 'STi':
         return `%st(${i.rm & 7})`; // REX.B does not extend ST(i)
+      case 'Cy':
+        this.useRex(4);
+        return `%cr${i.reg}`;
+      case 'Dy':
+        this.useRex(4);
+        return `%db${i.reg}`;
       case 'Sw':
         this.u.sizedReg = true;
         this.useRex(4);

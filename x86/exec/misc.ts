@@ -58,13 +58,13 @@ export function pushf(c: Cpu, i: Insn): void {
  * POPF/POPFQ (SDM "POPF", protected and 64-bit mode, VM = 0): at CPL 0 every defined flag but
  * VM, VIF, VIP is writable; above CPL 0, IOPL is kept and IF is writable only when CPL <= IOPL.
  * A 32/64-bit POPF clears RF; a 16-bit one only touches bits 15:0. Bit 1 stays set. (TF set by
- * POPF would trap after the next instruction; single-stepping is not modelled yet.)
+ * POPF traps after the next instruction: the row ends its block so the run loop sees TF.)
  */
 export function popf(c: Cpu, i: Insn): void {
   const size = i.opsize;
   const v = pop(c, size);
   const old = c.getFlags();
-  const cpl = c.user ? 3 : 0;
+  const cpl = c.cpl;
   let writable = CF | PF | AF | ZF | SF | TF | DF | OF | NT | AC | ID;
   if (cpl === 0) writable |= IOPL | IF;
   else if (cpl <= (old & IOPL) >> 12) writable |= IF;
@@ -74,6 +74,7 @@ export function popf(c: Cpu, i: Insn): void {
     f = (old & ~writable) | (v & writable);
   } else f = ((old & ~writable) | (v & writable)) & ~RF;
   c.flags = f | 2;
+  c.flagsChanged(old);
 }
 
 // ---- atomics -------------------------------------------------------------------------------

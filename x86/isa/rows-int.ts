@@ -118,7 +118,7 @@ function flagRows(): Row[] {
     row({ name: 'sahf', mnemonic: 'sahf', map: 'one', opcode: 0x9e, operands: [], modes: 'i64', flags: fx(0, SAHF_BITS), exec: sahf }),
     row({ name: 'sahf_o64', mnemonic: 'sahf', map: 'one', opcode: 0x9e, operands: [], modes: 'o64', flags: fx(0, SAHF_BITS), cpuid: 'lahf_lm', exec: sahf }),
     row({ name: 'pushf', mnemonic: 'pushf', map: 'one', opcode: 0x9c, operands: [], d64: true, flags: fx(ALL_FLAGS, 0), exec: pushf }),
-    row({ name: 'popf', mnemonic: 'popf', map: 'one', opcode: 0x9d, operands: [], d64: true, flags: fx(IOPL, ALL_FLAGS | RF), exec: popf }),
+    row({ name: 'popf', mnemonic: 'popf', map: 'one', opcode: 0x9d, operands: [], d64: true, flags: fx(IOPL, ALL_FLAGS | RF), ends: true, exec: popf }),
   ];
 }
 

@@ -48,7 +48,7 @@ export type ModeValidity = 'any' | 'o64' | 'i64';
  *  O: absolute offset (moffs)           Z: register from the opcode's low bits (with REX.B)
  *  X: memory at DS:rSI                  Y: memory at ES:rDI
  *  S: ModRM reg as a segment register   V/W/U: XMM in reg / r/m / r/m register-only
- *  B: general register from VEX.vvvv
+ *  B: general register from VEX.vvvv      C/D: ModRM reg as a control / debug register
  * Sizes: b byte, w word, d dword, q qword, v word/dword/qword by operand size, z word/dword
  * (dword when the operand size is 64), y dword/qword, dq 128 bits, p far pointer.
  * Fixed operands: AL, AX, eAX, rAX, CL, DX (port), 1 (the constant one).
@@ -67,7 +67,7 @@ export type OperandKind =
   | 'Ob' | 'Ov'
   | 'Zb' | 'Zv' | 'Zy'
   | 'Xb' | 'Xv' | 'Xz' | 'Yb' | 'Yv' | 'Yz'
-  | 'Sw'
+  | 'Sw' | 'Cy' | 'Dy'
   | 'AL' | 'AX' | 'eAX' | 'rAX' | 'CL' | 'DX' | '1'
   | 'Vdq' | 'Wdq' | 'Udq' | 'Vss' | 'Wss' | 'Vsd' | 'Wsd' | 'Vq' | 'Wq' | 'Vd' | 'Wd'
   | 'ST0' | 'STi' | 'M32fp' | 'M64fp' | 'M80fp' | 'M16int' | 'M32int' | 'M64int' | 'Menv' | 'Msave' | 'Mfxsave';
@@ -119,6 +119,11 @@ export interface Row {
   readonly vex?: { readonly l?: 0 | 1; readonly w?: 0 | 1 };
   readonly reg?: number;
   readonly mod?: 'mem' | 'reg';
+  /**
+   * The r/m field names a register whatever ModRM.mod says (MOV to and from control and debug
+   * registers: SDM vol. 2B "MOV—Move to/from Control Registers", mod bits ignored).
+   */
+  readonly anyMod?: boolean;
   readonly rm?: number;
   readonly operands: readonly OperandKind[];
   readonly modes?: ModeValidity;

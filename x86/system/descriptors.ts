@@ -19,7 +19,7 @@ export interface RawDescriptor {
 
 /** Cached attributes (system/regs.ts SA_*) of a descriptor: access byte and flags nibble. */
 export function attrOf(hi: number): number {
-  return (hi >>> 8) & 0xf0ff;
+  return ((hi >>> 8) & 0xff) | ((hi >>> 12) & 0xf00);
 }
 
 /** Base address bits 31:0. */

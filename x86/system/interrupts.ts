@@ -58,6 +58,8 @@ export function deliverException(c: Cpu, f: Fault): void {
     deliver(c, f.vector, hasErrorCode(f.vector) && !f.software ? Math.max(f.errorCode, 0) : -1, source, setRf);
   } catch (e) {
     if (!(e instanceof Fault)) throw e;
+    // INT n, INT3 and INTO did not complete: a fault delivering them points at the instruction.
+    if (f.software) c.rip = c.insnStart;
     second(c, f.vector, e);
   }
 }

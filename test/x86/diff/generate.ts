@@ -112,7 +112,7 @@ export function specArbitrary(): fc.Arbitrary<Spec> {
 // ---------------------------------------------------------------------------------------------
 // Row classification (from the row's columns only)
 
-const MODRM_KINDS = /^(E|G|M|R|S|V|W|U)/;
+const MODRM_KINDS = /^(E|G|M|R|S|V|W|U)|^(Cy|Dy)$/;
 
 export function needsModrm(row: Row): boolean {
   return row.reg !== undefined || row.operands.some((o) => MODRM_KINDS.test(o));
