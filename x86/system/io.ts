@@ -12,7 +12,9 @@
  * A CPU that is not system-level (the user-mode runner) raises #GP(0) for every I/O instruction,
  * as the real CPU does for a CPL 3 process with IOPL 0 and no bitmap.
  *
- * INS/OUTS follow exec/string.ts: rDI/rSI and rCX at the address size, DF for the direction,
+ * INS/OUTS check the port once, before anything else: with REP and rCX = 0 too (measured on
+ * the native oracle: a CPL 3 `rep outsb` with RCX = 0 still raises #GP(0)). They then follow
+ * exec/string.ts: rDI/rSI and rCX at the address size, DF for the direction,
  * each element complete before the next (a fault leaves the registers describing the elements
  * done), and a REP yields to the run loop after `BUDGET` elements by restarting itself. INS
  * checks that the destination is writable before reading the port, so a #PF does not consume
@@ -136,9 +138,9 @@ function repeat(c: Cpu, i: Insn, one: () => void): void {
 export function ins(c: Cpu, i: Insn): void {
   const size = ioSize(i);
   const step = (c.flags & DF) !== 0 ? -size : size;
+  const port = c.reg16(2);
+  checkIo(c, port, size);
   repeat(c, i, () => {
-    const port = c.reg16(2);
-    checkIo(c, port, size);
     const la = elementAddress(c, ES, regOff(c, RDI, i.adsize), i, size, true);
     c.probeWrite(la, size);
     c.write(la, size, portIn(c, port, size), 0);
@@ -150,9 +152,9 @@ export function ins(c: Cpu, i: Insn): void {
 export function outs(c: Cpu, i: Insn): void {
   const size = ioSize(i);
   const step = (c.flags & DF) !== 0 ? -size : size;
+  const port = c.reg16(2);
+  checkIo(c, port, size);
   repeat(c, i, () => {
-    const port = c.reg16(2);
-    checkIo(c, port, size);
     const v = c.read(elementAddress(c, i.seg, regOff(c, RSI, i.adsize), i, size, false), size);
     c.hooks.ioOut?.(c, port, size, v);
     advance(c, RSI, i.adsize, step);
