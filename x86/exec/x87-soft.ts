@@ -498,3 +498,105 @@ function bitOf(hi: number, lo: number, j: number): number {
 export function scaleBy(x: X87, a: number, n: number): void {
   roundPack(x, x.isNeg(a), unpack(x, a) + n, 64);
 }
+
+/**
+ * The remainder of FPREM (`ieee` false: quotient truncated) and FPREM1 (quotient rounded to
+ * nearest even) for finite, non-zero slots a and b, exact, into S_RES. Returns the quotient's low
+ * three bits, or -1 for a partial remainder: when the exponents differ by 64 or more, the dividend
+ * is reduced by b * 2^(d - N) times a truncated quotient, N = 32 + d mod 32 (AMD's choice within
+ * the SDM's 32..63; measured), and C2 says to run the instruction again.
+ */
+export function rem80(x: X87, a: number, b: number, ieee: boolean): number {
+  let neg = x.isNeg(a);
+  const ea = unpack(x, a);
+  const ah = x.w0;
+  const al = x.w1;
+  let eb = unpack(x, b);
+  const bh = x.w0;
+  const bl = x.w1;
+  let d = ea - eb;
+  let partial = false;
+  if (d >= 64) {
+    partial = true;
+    const n = 32 + (d % 32);
+    eb += d - n;
+    d = n;
+  }
+  let q = 0;
+  let rh = ah;
+  let rl = al;
+  let e = eb; // the weight of bit 63 of the remainder rh:rl
+  if (d < 0) {
+    e = ea;
+    if (ieee && d === -1 && (ah > bh || (ah === bh && al > bl))) {
+      // |a| > |b|/2: the remainder is |b| - |a| = (2mb - ma) * 2^(eb - 64), the quotient 1.
+      // Modulo 2^64: the result is below mb.
+      let l = ((bl << 1) >>> 0) - al;
+      let h = (((bh << 1) | (bl >>> 31)) >>> 0) - ah;
+      if (l < 0) {
+        l += TWO32;
+        h -= 1;
+      }
+      rh = h >>> 0;
+      rl = l;
+      e = eb - 1;
+      neg = !neg;
+      q = 1;
+    }
+  } else {
+    // Long division by bits: d + 1 quotient bits, the remainder stays below mb.
+    let rc = 0;
+    for (let k = 0; k <= d; k++) {
+      if (rc !== 0 || rh > bh || (rh === bh && rl >= bl)) {
+        let l = rl - bl;
+        let h = rh - bh;
+        if (l < 0) {
+          l += TWO32;
+          h -= 1;
+        }
+        rl = l;
+        rh = h >>> 0;
+        q = ((q << 1) | 1) & 7;
+      } else q = (q << 1) & 7;
+      if (k < d) {
+        rc = rh >>> 31;
+        rh = ((rh << 1) | (rl >>> 31)) >>> 0;
+        rl = (rl << 1) >>> 0;
+      }
+    }
+    if (ieee && !partial) {
+      // Round the quotient to nearest even: compare 2r with mb.
+      const c = rh >= 0x80000000 ? 1 : cmp64(((rh << 1) | (rl >>> 31)) >>> 0, (rl << 1) >>> 0, bh, bl);
+      if (c > 0 || (c === 0 && (q & 1) !== 0)) {
+        let l = bl - rl;
+        let h = bh - rh;
+        if (l < 0) {
+          l += TWO32;
+          h -= 1;
+        }
+        rl = l;
+        rh = h >>> 0;
+        neg = !neg;
+        q = (q + 1) & 7;
+      }
+    }
+  }
+  if (rh === 0 && rl === 0) {
+    zero(x, x.isNeg(a));
+    return partial ? -1 : q;
+  }
+  x.w0 = rh;
+  x.w1 = rl;
+  x.w2 = 0;
+  x.sticky = false;
+  e -= normaliseLeft(x);
+  roundPack(x, neg, e, 64);
+  return partial ? -1 : q;
+}
+
+/** Compares the unsigned 64-bit values ah:al and bh:bl: -1, 0 or 1. */
+function cmp64(ah: number, al: number, bh: number, bl: number): number {
+  if (ah !== bh) return ah > bh ? 1 : -1;
+  if (al !== bl) return al > bl ? 1 : -1;
+  return 0;
+}

@@ -19,7 +19,7 @@ import {
   BUSY, C0, C1, C2, C3, CC, DE, ES, EXC, IE, K_DENORMAL, K_INF, K_NORMAL, K_QNAN, K_SNAN, K_UNSUPPORTED, K_ZERO,
   OE, PE, RC_DOWN, RC_NEAREST, RC_UP, RC_ZERO, S_MEM, S_RES, SF, UE, ZE, type X87,
 } from './x87-state.js';
-import { add80, div80, mul80, scaleBy, sqrt80 } from './x87-soft.js';
+import { add80, div80, mul80, rem80, scaleBy, sqrt80 } from './x87-soft.js';
 
 /** Arithmetic operations by the ModRM.reg field of D8/DC memory forms (SDM vol. 2 table A-7). */
 export const OP_ADD = 0;
@@ -891,6 +891,8 @@ export function fprem(c: Cpu, i: Insn, ieee: boolean): void {
   const t = x.top;
   const s = x.phys(1);
   if (x.valid[t] === 0 || x.valid[s] === 0) {
+    // C2 and C1 cleared; C0 and C3 kept (measured).
+    x.fsw &= ~C2;
     if (!underflow(x)) return;
     x.setIndefinite(t);
     x.valid[t] = 1;
@@ -898,8 +900,7 @@ export function fprem(c: Cpu, i: Insn, ieee: boolean): void {
   }
   const kt = x.kind(t);
   const ks = x.kind(s);
-  let q = 0;
-  let partial = false;
+  let q = -2; // -2: no quotient (NaN or invalid: C0 and C3 kept, C1 and C2 cleared)
   if (kt >= K_QNAN || ks >= K_QNAN) nanResult(x, t, s);
   else if (kt === K_INF || ks === K_ZERO) {
     x.exc |= IE;
@@ -907,35 +908,16 @@ export function fprem(c: Cpu, i: Insn, ieee: boolean): void {
   } else {
     if (kt === K_DENORMAL || ks === K_DENORMAL) x.exc |= DE;
     x.copy(S_RES, t);
-    const u = x.v[t] as number;
-    const w = x.v[s] as number;
-    if (kt !== K_ZERO && ks !== K_INF) {
-      const d = x.ilogb(u) - x.ilogb(w);
-      let div = w;
-      if (d >= 64) {
-        // Partial: reduce by w * 2^(d - 32), leaving an exponent difference below 32.
-        partial = true;
-        div = x.ldexp(w, d - 32);
-      }
-      let r = u % div; // fmod is exact
-      const r8 = u % (8 * div);
-      q = Math.round(Math.abs((r8 - r) / div)) & 7;
-      if (ieee && !partial) {
-        const twice = 2 * Math.abs(r);
-        const aw = Math.abs(div);
-        if (twice > aw || (twice === aw && (q & 1) === 1)) {
-          r -= Math.sign(r) * aw;
-          q = (q + 1) & 7;
-        }
-      }
-      x.setNumber(S_RES, r === 0 ? (x.isNeg(t) ? -0 : 0) : r);
-    }
+    // ST(0) rem inf is ST(0), a pseudo-denormal given its exponent of 1 (measured).
+    if (kt === K_DENORMAL && ks === K_INF && (x.mhi[t] as number) < 0) x.se[S_RES] = (x.se[t] as number) | 1;
+    // An unmasked denormal operand: no result, C0 and C3 kept as for a NaN.
+    if ((x.exc & ~x.fcw & DE) === 0) q = kt !== K_ZERO && ks !== K_INF ? rem80(x, t, s, ieee) : 0;
   }
-  if (!signal(x)) return;
-  commit(x, t, false);
-  x.fsw &= ~CC;
-  if (partial) x.fsw |= C2;
-  else x.fsw |= (q & 4 ? C0 : 0) | (q & 2 ? C3 : 0) | (q & 1 ? C1 : 0);
+  const ok = signal(x);
+  x.fsw &= q === -2 ? ~(C1 | C2) : ~CC;
+  if (q === -1) x.fsw |= C2;
+  else if (q >= 0) x.fsw |= (q & 4 ? C0 : 0) | (q & 2 ? C3 : 0) | (q & 1 ? C1 : 0);
+  if (ok) commit(x, t, false);
 }
 
 // ---- constants, stack management, conditional moves ----------------------------------------
