@@ -36,7 +36,7 @@ const OUT_BYTES = 32;
 const SIGSEGV = 11;
 const SIGFPE = 8;
 /** Scratch page for the memory rows (bounds, stack); ESP is saved at its first dword. */
-const SCRATCH = 0x0810_0000;
+const SCRATCH = 0x0a00_0000;
 const STACK_TOP = SCRATCH + 0x800;
 
 export interface Case32 {
