@@ -41,6 +41,9 @@ const BY_OPSIZE: Readonly<Record<string, readonly [string, string, string]>> = {
   iretq: ['iretw', 'iret', 'iretq'],
   sysret: ['sysretw', 'sysretl', 'sysretq'],
   sysexit: ['sysexitw', 'sysexitl', 'sysexitq'],
+  lret: ['lretw', 'lret', 'lretq'],
+  pusha: ['pushaw', 'pusha', 'pusha'],
+  popa: ['popaw', 'popa', 'popa'],
   // 66 0F 6E/7E: REX.W turns MOVD into MOVQ.
   movd: ['movd', 'movd', 'movq'],
   // 66 0F 3A 16/22: REX.W turns PEXTRD/PINSRD into PEXTRQ/PINSRQ; objdump marks the 64-bit
@@ -97,6 +100,15 @@ const SYNONYMS: Readonly<Record<string, string>> = { sal: 'shl' };
 
 /** Instructions objdump prints in Intel operand order even in AT&T syntax (two immediates or sources). */
 const INTEL_ORDER = new Set(['enter', 'bound']);
+
+/** Far branches through memory print `*` like indirect near ones, and `w` at a 16-bit operand size. */
+const FAR_BRANCH = new Set(['lcall', 'ljmp']);
+
+/** Rows whose r/m operand is a word in memory whatever the operand size: objdump leaves 66/REX.W unused there. */
+const WORD_IN_MEMORY = new Set(['mov_Ev_Sw', 'mov_Sw_Ev', 'sldt_Ev', 'str_Ev']);
+
+/** Port I/O ignores REX.W (the accumulator is at most 32 bits): objdump prints it as unused. */
+const REX_W_IGNORED = new Set(['in', 'out', 'ins', 'outs']);
 
 /** Mnemonics that read DX as an I/O port, printed `(%dx)`. */
 const PORT_IO = new Set(['in', 'out', 'ins', 'outs', 'insb', 'insw', 'insd', 'outsb', 'outsw', 'outsd']);
@@ -289,8 +301,8 @@ class Printer {
         this.useRex(4);
         return `%db${i.reg}`;
       case 'Sw':
+        // REX.R does not extend a segment register: objdump counts it unused.
         this.u.sizedReg = true;
-        this.useRex(4);
         return `%${SEGS[i.reg & 7] ?? '?'}`;
       default:
         break;
@@ -409,7 +421,12 @@ export function disassemble(insn: Insn, mode: 64 | 32 | 16 = 64): string {
     if (t !== undefined) texts.push(t);
   }
   const u = p.u;
-  const isIndirectBranch = (m === 'call' || m === 'jmp') && kinds.some((k) => k[0] === 'E' || k[0] === 'M');
+  // PUSH/POP of a segment register (rows `push_es` ...): the register is in the row's name.
+  const segName = /^(push|pop)_([a-z]s)$/.exec(row.name);
+  if (segName !== null) texts.push(`%${segName[2]}`);
+  if (WORD_IN_MEMORY.has(row.name) && i.rm < 0) u.opsizeDep = false;
+  if (FAR_BRANCH.has(m) && i.opsize === 2) m += 'w';
+  const isIndirectBranch = (m === 'call' || m === 'jmp' || FAR_BRANCH.has(m.replace(/w$/, ''))) && kinds.some((k) => k[0] === 'E' || k[0] === 'M');
   const operands = isIndirectBranch ? texts.map((t) => `*${t}`) : texts;
   // XLAT's table operand is implicit in the row, but objdump prints it (with any override).
   const xlat = m === 'xlat';
@@ -422,7 +439,7 @@ export function disassemble(insn: Insn, mode: 64 | 32 | 16 = 64): string {
   else if (!sized && u.memSize > 0 && !u.sizedReg && !NEVER_SUFFIX.has(m) && !m.startsWith('set')) {
     const implicit64 = (row.d64 === true || row.f64 === true) && i.opsize === 8;
     if (!implicit64) m += SUFFIX[u.memSize] ?? '';
-  } else if (m === 'push' && row.d64 === true && i.opsize === 2 && !u.sizedReg && !u.hasMem) {
+  } else if ((m === 'push' || (m === 'pop' && segName !== null)) && row.d64 === true && i.opsize === 2 && !u.sizedReg && !u.hasMem) {
     m += 'w';
   }
 
@@ -451,7 +468,7 @@ export function disassemble(insn: Insn, mode: 64 | 32 | 16 = 64): string {
   }
   if (i.rex !== 0) {
     let used = u.rexUsed;
-    if ((u.opsizeDep || sized) && row.d64 !== true && row.f64 !== true) used |= i.rex & 8;
+    if ((u.opsizeDep || sized) && row.d64 !== true && row.f64 !== true && !REX_W_IGNORED.has(row.mnemonic)) used |= i.rex & 8;
     if (used !== 0) used |= 0x40;
     if ((i.rex ^ used) !== 0) {
       const bits = ['W', 'R', 'X', 'B'].filter((_, k) => (i.rex & (8 >> k)) !== 0).join('');
