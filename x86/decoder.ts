@@ -369,7 +369,9 @@ export function decode(c: Cpu, la: number): Insn {
   // Sign-extended 32-bit immediates of 64-bit operations carry their sign into the high half.
   if (opsize === 8 && nImm > 0 && row.operands.every((o) => o !== 'Iv')) immHi = imm >> 31;
 
-  if (lock && !(row.lock === true && rm < 0 && modrm >= 0)) throw new Fault(UD);
+  // LOCK needs a lockable row with a memory operand; AMD also gives LOCK MOV CR0 the meaning
+  // MOV CR8 (CPUID AltMovCr8), so the control-register rows accept it (exec/system.ts).
+  if (lock && !(row.lock === true && rm < 0 && modrm >= 0) && !(row.anyMod === true && row.operands.includes('Cy'))) throw new Fault(UD);
 
   return {
     row,

@@ -48,10 +48,18 @@ function setRegValue(c: Cpu, n: number, v: number): void {
 // ---- control registers ------------------------------------------------------------------------
 
 /** MOV r, CRn (0F 20). */
+/** The control register an encoding names: ModRM.reg, or CR8 for AMD's LOCK MOV CR0. */
+function crNumber(i: Insn): number {
+  return i.lock ? (i.reg === 0 ? 8 : -1) : i.reg;
+}
+
 export function movFromCr(c: Cpu, i: Insn): void {
+  // An encoding naming no control register is #UD, before the privilege check (measured).
+  const n = crNumber(i);
+  if (!validCr(c, n, i.lock)) throw new Fault(UD);
   privileged(c);
   let v: number;
-  switch (i.reg) {
+  switch (n) {
     case 0:
       v = c.cr0 >>> 0;
       break;
@@ -65,7 +73,6 @@ export function movFromCr(c: Cpu, i: Insn): void {
       v = c.cr4;
       break;
     case 8:
-      if (c.mode !== 64) throw new Fault(UD);
       v = c.cr8;
       break;
     default:
@@ -76,9 +83,9 @@ export function movFromCr(c: Cpu, i: Insn): void {
 
 /** MOV CRn, r (0F 22) with the checks of SDM vol. 2B and vol. 3 §2.5. */
 export function movToCr(c: Cpu, i: Insn): void {
+  const n = crNumber(i);
+  if (!validCr(c, n, i.lock)) throw new Fault(UD);
   privileged(c);
-  const n = i.reg;
-  if (n !== 0 && n !== 2 && n !== 3 && n !== 4 && !(n === 8 && c.mode === 64)) throw new Fault(UD);
   const lo = c.r[i.rm << 1] as number;
   const hi = c.mode === 64 ? (c.r[(i.rm << 1) + 1] as number) : 0;
   switch (n) {
@@ -98,6 +105,10 @@ export function movToCr(c: Cpu, i: Insn): void {
       if (hi !== 0 || (lo & ~0xf) !== 0) throw new Fault(GP, 0);
       c.cr8 = lo;
   }
+}
+
+function validCr(c: Cpu, n: number, altCr8: boolean): boolean {
+  return n === 0 || n === 2 || n === 3 || n === 4 || (n === 8 && (c.mode === 64 || altCr8));
 }
 
 export function writeCr0(c: Cpu, lo: number, hi: number): void {
@@ -185,6 +196,7 @@ function drIndex(c: Cpu, n: number): number {
 
 /** MOV r, DRn (0F 21). */
 export function movFromDr(c: Cpu, i: Insn): void {
+  if (i.reg > 7) throw new Fault(UD);
   privileged(c);
   const n = drIndex(c, i.reg);
   generalDetect(c);
@@ -193,6 +205,7 @@ export function movFromDr(c: Cpu, i: Insn): void {
 
 /** MOV DRn, r (0F 23): DR6/DR7 upper halves must be zero in 64-bit mode; DR0-3 hold linear addresses. */
 export function movToDr(c: Cpu, i: Insn): void {
+  if (i.reg > 7) throw new Fault(UD);
   privileged(c);
   const n = drIndex(c, i.reg);
   generalDetect(c);

@@ -110,6 +110,23 @@ export type Feature =
 
 export type Handler = (c: Cpu, i: Insn) => void;
 
+/**
+ * For rows whose result the driver supplies through a hook (CPUID, RDTSC, RDRAND, INT n...):
+ * the differential comparison masks those bits and compares everything else (decoding, faults,
+ * RIP, the other registers, zero-extension of the written ones).
+ */
+export interface DriverAnswer {
+  readonly reason: string;
+  /** General registers whose bits the driver supplies: [register number, mask of those bits]. */
+  readonly regs?: readonly (readonly [number, bigint])[];
+  /** The ModRM r/m register's written bits are the driver's (RDRAND, RDSEED, RDPID). */
+  readonly rm?: boolean;
+  /** RFLAGS bits the driver decides (RDRAND's CF: whether a value was available). */
+  readonly flags?: number;
+  /** Immediate bytes the generator avoids (INT n vectors the host OS answers itself). */
+  readonly imm8Exclude?: readonly number[];
+}
+
 export interface Row {
   readonly name: string;
   readonly mnemonic: string;
@@ -135,7 +152,12 @@ export interface Row {
   readonly rep?: 'rep' | 'repcc';
   readonly ends?: boolean;
   readonly exec: Handler;
-  readonly test?: { readonly skip?: string };
+  readonly test?: {
+    /** Why the row gets no differential case against the native CPU. */
+    readonly skip?: string;
+    /** Part of the result comes from the driver (a CpuHooks answer), not the silicon: see DriverAnswer. */
+    readonly driver?: DriverAnswer;
+  };
   /**
    * Optional translation to JavaScript for the block compiler (x86/jit.ts): source text for this
    * decoded instruction with its operands as constants, or undefined to call `exec` instead.

@@ -25,7 +25,7 @@ const vecName = (v: number | undefined): string => (v === undefined ? '-' : (VEC
 
 /** The RFLAGS bits compared for a case: everything but the row's undefined flags and RF. */
 export function flagsMask(dc: DiffCase): bigint {
-  return ~(BigInt(dc.row.flags.undefined) | RF) & 0xffffffffn;
+  return ~(BigInt(dc.row.flags.undefined) | RF | BigInt(dc.driverFlags)) & 0xffffffffn;
 }
 
 export function compare(dc: DiffCase, exp: Outcome, got: Outcome): FieldDiff[] {
@@ -43,7 +43,11 @@ export function compare(dc: DiffCase, exp: Outcome, got: Outcome): FieldDiff[] {
   add('error code', hex(exp.errorCode === undefined ? undefined : exp.errorCode & ecMask), hex(got.errorCode === undefined ? undefined : got.errorCode & ecMask));
   add('CR2', hex(exp.faultAddress), hex(got.faultAddress));
   add('rip', hex(exp.rip), hex(got.rip));
-  exp.gpr.forEach((v, n) => add(GPR_NAMES[n] as string, hex(v, 16), hex(got.gpr[n], 16)));
+  exp.gpr.forEach((v, n) => {
+    // Bits the driver supplies through a hook (CPUID, RDTSC, RDRAND...) are not the silicon's.
+    const keep = ~(dc.driverRegs[n] ?? 0n) & 0xffffffffffffffffn;
+    add(GPR_NAMES[n] as string, hex(v & keep, 16), hex((got.gpr[n] ?? 0n) & keep, 16));
+  });
   const m = flagsMask(dc);
   add(`rflags (mask ${hex(m)})`, hex(exp.rflags & m), hex(got.rflags & m));
   exp.xmm.forEach((x, n) => add(`xmm${n}`, bytesHex(x), bytesHex(got.xmm[n] ?? new Uint8Array(16))));

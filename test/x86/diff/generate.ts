@@ -63,6 +63,10 @@ export interface DiffCase {
   readonly insnLength: number;
   /** Memory not compared: [address, length] (see `build`: FXSAVE fields that are host properties). */
   readonly ignore: readonly (readonly [bigint, number])[];
+  /** Per general register, the bits the driver supplies (not compared; see `Row.test.driver`). */
+  readonly driverRegs: readonly bigint[];
+  /** RFLAGS bits the driver decides (not compared). */
+  readonly driverFlags: number;
 }
 
 const u32 = fc.nat({ max: 0xffffffff });
@@ -437,6 +441,12 @@ export function build(row: Row, s: Spec): DiffCase | undefined {
       immBytes >>= 8n;
     }
   }
+  // Immediates the host OS answers itself (INT 0x80 is a system call there): step around them.
+  const exclude = row.test?.driver?.imm8Exclude;
+  if (exclude !== undefined && row.operands.includes('Ib')) {
+    const at = b.length - 1;
+    while (exclude.includes(b[at] as number)) b[at] = ((b[at] as number) + 1) & 0xff;
+  }
   // ENTER: a small frame size, so the frame stays in the data pages more often than not.
   if (row.mnemonic === 'enter' && s.aux < 12) {
     const at = b.length - 3;
@@ -582,6 +592,16 @@ export function build(row: Row, s: Spec): DiffCase | undefined {
     ignore.push([target + 6n, 18], [target + 28n, 4]);
   }
 
+  // Results the driver supplies (CPUID, RDTSC, RDRAND...): masked in the comparison.
+  const driver = row.test?.driver;
+  const driverRegs = new Array<bigint>(16).fill(0n);
+  for (const [n, m] of driver?.regs ?? []) driverRegs[n] = m;
+  if (driver?.rm === true && mod === 3) {
+    const rmReg = rmField | ((rex & 1) << 3);
+    const size = row.operands.includes('Ry') ? 4 : opsize;
+    driverRegs[rmReg] = size === 2 ? 0xffffn : size === 4 ? 0xffffffffn : U64;
+  }
+
   const code = Uint8Array.from([...pro, ...b, ...epi]);
   return {
     row,
@@ -589,6 +609,8 @@ export function build(row: Row, s: Spec): DiffCase | undefined {
     insnOffset,
     insnLength: b.length,
     ignore,
+    driverRegs,
+    driverFlags: driver?.flags ?? 0,
   };
 }
 
