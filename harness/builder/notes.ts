@@ -125,6 +125,8 @@ export interface XenNotes {
   readonly source: NotesSource;
   /** Every Xen note in file order (empty for `__xen_guest`). */
   readonly raw: readonly RawXenNote[];
+  /** Oddities Xen accepts and so do we (a note running past its area, a string cut by the end of the file). */
+  readonly warnings: readonly string[];
   /** The `__xen_guest` string, for that source. */
   readonly guestInfo?: string;
   readonly guestOs?: string;
@@ -161,21 +163,22 @@ const PT_NOTE = 4;
  */
 export function findXenNotes(elf: ElfFile, bytes: Uint8Array, file: string): XenNotes {
   const counter = { total: 0 };
+  const warnings: string[] = [];
   const fromSegments: RawXenNote[] = [];
   for (const [i, seg] of elf.segments.entries()) {
     // libelf skips note segments at offset 0: some binutils leave p_offset unset there.
     if (seg.type !== PT_NOTE || seg.offset === 0) continue;
-    fromSegments.push(...readNoteArea(bytes, seg.offset, seg.filesz, `PT_NOTE segment ${i}`, file, counter));
+    fromSegments.push(...readNoteArea(bytes, seg.offset, seg.filesz, `PT_NOTE segment ${i}`, file, counter, warnings));
   }
-  if (fromSegments.length > 0) return interpretNotes('PT_NOTE', fromSegments, elf.class, file);
+  if (fromSegments.length > 0) return interpretNotes('PT_NOTE', fromSegments, elf.class, file, warnings);
 
   const fromSections: RawXenNote[] = [];
   for (const [i, sec] of elf.sections.entries()) {
     if (i === 0 || sec.type !== SHT_NOTE) continue;
     const what = `SHT_NOTE section ${i}${sec.name !== '' ? ` (${sec.name})` : ''}`;
-    fromSections.push(...readNoteArea(bytes, sec.offset, sec.size, what, file, counter));
+    fromSections.push(...readNoteArea(bytes, sec.offset, sec.size, what, file, counter, warnings));
   }
-  if (fromSections.length > 0) return interpretNotes('SHT_NOTE', fromSections, elf.class, file);
+  if (fromSections.length > 0) return interpretNotes('SHT_NOTE', fromSections, elf.class, file, warnings);
 
   const guest = elf.section('__xen_guest');
   if (guest !== undefined) return parseGuestInfo(cString(guest), file);
@@ -187,6 +190,13 @@ export function findXenNotes(elf: ElfFile, bytes: Uint8Array, file: string): Xen
  * The notes of one PT_NOTE segment or SHT_NOTE section, keeping those owned by "Xen". Notes are
  * 4-byte aligned in both ELF classes (libelf's `elf_note_next` rounds name and descriptor to 4,
  * whatever the segment's p_align says; GRUB's x86_64 image has p_align 8 and 4-aligned notes).
+ *
+ * libelf bounds each read by the file, not by the note area: a note may run past the end of its
+ * segment, and a string descriptor may be cut short by the end of the file as long as its NUL
+ * is there (GRUB's i386-xen image ends inside its PAE_MODE note, whose descsz says 12 bytes
+ * where the file holds "yes\0"). We accept both, as Xen does, and say so in `warnings`. What we
+ * refuse as truncated: a note header, name or numeric descriptor cut by the end of the file, a
+ * string with no NUL before it.
  */
 function readNoteArea(
   bytes: Uint8Array,
@@ -195,6 +205,7 @@ function readNoteArea(
   what: string,
   file: string,
   counter: { total: number },
+  warnings: string[],
 ): RawXenNote[] {
   const bad = (why: string): never => {
     throw new UserError('bad-file', `${file}: ${what}: ${why}`);
@@ -207,27 +218,36 @@ function readNoteArea(
   let at = start;
   while (at < end) {
     if (++counter.total > MAX_TOTAL_NOTES) bad(`more than ${MAX_TOTAL_NOTES} ELF notes`);
-    if (at + 12 > end) bad(`truncated note header at file offset ${hex(at)} (${end - at} bytes left)`);
+    if (at + 12 > bytes.length) bad(`truncated note header at file offset ${hex(at)}: the file ends at ${hex(bytes.length)}`);
     const namesz = v.getUint32(at, true);
     const descsz = v.getUint32(at + 4, true);
     const type = v.getUint32(at + 8, true);
     const nameAt = at + 12;
     const descAt = nameAt + align4(namesz);
     const next = descAt + align4(descsz);
-    if (next > end) {
-      bad(`truncated note at file offset ${hex(at)}: namesz ${namesz}, descsz ${descsz} run past the area's end at ${hex(end)}`);
-    }
+    if (nameAt + namesz > bytes.length) bad(`truncated note at file offset ${hex(at)}: its name (namesz ${namesz}) runs past the end of the file`);
     const name = cString(bytes.subarray(nameAt, nameAt + namesz));
     if (name === 'Xen') {
       const known = XEN_ELFNOTES.find((n) => n.type === type);
-      out.push({ type, name: known?.name ?? `unknown(${type})`, offset: at, desc: bytes.subarray(descAt, descAt + descsz) });
+      const label = known?.name ?? `unknown(${type})`;
+      let desc = bytes.subarray(descAt, descAt + descsz);
+      if (descAt + descsz > bytes.length) {
+        desc = bytes.subarray(Math.min(descAt, bytes.length));
+        if (known?.kind !== 'str' || !desc.includes(0)) {
+          bad(`truncated note ${label} at file offset ${hex(at)}: descsz ${descsz} runs past the end of the file at ${hex(bytes.length)}`);
+        }
+        warnings.push(`${what}: note ${label} (descsz ${descsz}) is cut short by the end of the file; its string is complete, as Xen accepts`);
+      } else if (next > end) {
+        warnings.push(`${what}: note ${label} runs past the end of the note area at ${hex(end)}, as Xen accepts`);
+      }
+      out.push({ type, name: label, offset: at, desc });
     }
     at = next;
   }
   return out;
 }
 
-function interpretNotes(source: NotesSource, raw: readonly RawXenNote[], elfClass: 32 | 64, file: string): XenNotes {
+function interpretNotes(source: NotesSource, raw: readonly RawXenNote[], elfClass: 32 | 64, file: string, warnings: readonly string[]): XenNotes {
   let supported = 0;
   let required = 0;
   let featuresText: string | undefined;
@@ -281,6 +301,7 @@ function interpretNotes(source: NotesSource, raw: readonly RawXenNote[], elfClas
     ...n,
     source,
     raw,
+    warnings,
     paeMode,
     bsdSymtab,
     features: { supported: supported >>> 0, required: required >>> 0, ...(featuresText !== undefined ? { text: featuresText } : {}) },
@@ -360,6 +381,7 @@ export function parseGuestInfo(text: string, file: string): XenNotes {
     ...n,
     source: '__xen_guest',
     raw: [],
+    warnings: [],
     guestInfo: text,
     paeMode,
     bsdSymtab,
