@@ -189,9 +189,12 @@ describe('VEX outside 64-bit mode', () => {
     expect(c.reg32(0) >>> 0).toBe(0x80f0f0f0);
   });
 
-  it('treats C4 with a memory ModRM as LES, which has no row (#UD)', () => {
-    const { c, fault } = run([0xc4, 0x06], [], { mode: 32 });
-    expect(fault?.vector).toBe(UD);
-    expect(c.rip).toBe(CODE);
+  it('treats C4 with a memory ModRM as LES', () => {
+    const mem = new FlatMemory();
+    mem.map(CODE, 4096, PROT_R | PROT_X);
+    mem.writeBytes(CODE, Uint8Array.of(0xc4, 0x06));
+    const c = new Cpu(mem, {});
+    c.mode = 32;
+    expect(decode(c, CODE).row.name).toBe('les_Gz_Mp');
   });
 });

@@ -17,7 +17,7 @@ import { generateRow, runDifferential, type DiffReport } from './diff/harness.js
 import { notGeneratedReason } from './diff/generate.js';
 import { KNOWN_MISMATCHES } from './diff/known.js';
 import { formatStats } from './diff/report.js';
-import { qemuAvailable, runI386 } from './diff/i386.js';
+import { i386Unsupported, qemuAvailable, runI386 } from './diff/i386.js';
 import { rowSeed } from './diff/harness.js';
 
 const CASES_PER_ROW = 20;
@@ -92,8 +92,10 @@ describe('x86 differential sample of the 32-bit-only rows against qemu-i386', ()
   const available = qemuAvailable();
   it.skipIf(!available)(`x86/ matches qemu-i386 on every i64 row (${CASES_PER_ROW} cases each, both paths)`, () => {
     const i64 = ROWS.filter((r) => r.modes === 'i64');
+    // Every i64 row has a generator here but those the table marks `test.skip` (segment loads and far transfers).
+    expect(i64.filter((x) => i386Unsupported(x) !== undefined && x.test?.skip === undefined).map((x) => x.name)).toEqual([]);
     const r = runI386(i64, inject('seed'), CASES_PER_ROW, rowSeed);
-    expect(r.stats.map((s) => s.row)).toEqual(i64.map((x) => x.name));
+    expect(r.stats.map((s) => s.row)).toEqual(i64.filter((x) => i386Unsupported(x) === undefined).map((x) => x.name));
     for (const s of r.stats) expect(s.cases).toBe(CASES_PER_ROW);
     expect(r.failures, `seed ${inject('seed')}`).toEqual([]);
   });
