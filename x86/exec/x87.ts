@@ -20,6 +20,7 @@ import {
   OE, PE, RC_DOWN, RC_NEAREST, RC_UP, RC_ZERO, S_MEM, S_RES, SF, UE, ZE, type X87,
 } from './x87-state.js';
 import { add80, div80, mul80, rem80, scaleBy, sqrt80 } from './x87-soft.js';
+import { atan2x, exp2m1, trig80, ylog2, ylog2p1 } from './x87-trans.js';
 
 /** Arithmetic operations by the ModRM.reg field of D8/DC memory forms (SDM vol. 2 table A-7). */
 export const OP_ADD = 0;
@@ -670,36 +671,48 @@ export function frndint(c: Cpu, i: Insn): void {
   });
 }
 
-/** The largest argument FSIN/FCOS/FSINCOS/FPTAN accept (SDM vol. 2 FSIN: |x| < 2^63). */
-const TRIG_LIMIT = 2 ** 63;
-
-/** Sets C2 for an out-of-range trigonometric operand; true if the operation is done with it. */
+/**
+ * C2 for FSIN/FCOS/FSINCOS/FPTAN (SDM vol. 2 FSIN): set, with ST(0) left alone, for a finite
+ * |x| >= 2^63 (exact on the 80-bit exponent); cleared otherwise. True if the operation is done.
+ */
 function trigRange(x: X87, t: number): boolean {
   const k = x.kind(t);
-  if (k === K_INF) return false;
-  if (k === K_NORMAL && Math.abs(x.v[t] as number) >= TRIG_LIMIT) {
+  if ((k === K_NORMAL || k === K_UNSUPPORTED) && ((x.se[t] as number) & 0x7fff) >= 16383 + 63 && k === K_NORMAL) {
     x.fsw |= C2;
+    setC1(x, false);
     return true;
   }
   x.fsw &= ~C2;
   return false;
 }
 
-/** A transcendental result: inexact unless the operand gave an exact one. */
-function approx(x: X87, r: number, exact: boolean): void {
-  if (Number.isNaN(r)) {
-    x.exc |= IE;
-    x.setIndefinite(S_RES);
-    return;
-  }
-  finish(x, r, exact ? 0 : 1, true);
+/** The exact result of a transcendental function (a signed zero, an infinity, +-1): no PE. */
+function exactResult(x: X87, se: number, hi: number): void {
+  x.set80(S_RES, se, hi, 0);
   x.roundedUp = false;
-  setC1(x, false);
 }
 
-export function ftrig(c: Cpu, i: Insn, f: (v: number) => number): void {
+/**
+ * sin (which = 0) or cos (1) of a finite, supported slot t into S_RES (infinities: IE).
+ * Exact for zero arguments.
+ */
+function trigOf(x: X87, t: number, which: number): void {
+  const k = x.kind(t);
+  if (k === K_INF) {
+    x.exc |= IE;
+    x.setIndefinite(S_RES);
+    x.roundedUp = false;
+  } else if (k === K_ZERO) {
+    if (which === 1) exactResult(x, 0x3fff, 0x80000000 | 0);
+    else exactResult(x, x.se[t] as number, 0);
+  } else trig80(x, t, which);
+}
+
+/** FSIN (which = 0), FCOS (1). */
+export function ftrig(c: Cpu, i: Insn, which: number): void {
   const x = begin(c, i, false);
   const t = x.top;
+  x.fsw &= ~C2; // set only for an out-of-range operand
   if (x.valid[t] === 0) {
     if (!underflow(x)) return;
     x.setIndefinite(t);
@@ -708,9 +721,9 @@ export function ftrig(c: Cpu, i: Insn, f: (v: number) => number): void {
   }
   if (x.kind(t) !== K_QNAN && x.kind(t) !== K_SNAN && trigRange(x, t)) return;
   if (!nanUnary(x, t)) {
-    const u = x.v[t] as number;
     if (x.kind(t) === K_DENORMAL) x.exc |= DE;
-    approx(x, f(u), u === 0 && f(0) === 0);
+    if ((x.exc & ~x.fcw & DE) === 0) trigOf(x, t, which);
+    setC1(x, x.roundedUp);
   }
   if (signal(x)) commit(x, t, false);
 }
@@ -735,6 +748,7 @@ function twoResultFault(x: X87, t: number, n: number): void {
 export function ftrig2(c: Cpu, i: Insn, sincos: boolean): void {
   const x = begin(c, i, false);
   const t = x.top;
+  x.fsw &= ~C2; // set only for an out-of-range operand
   const n = (t - 1) & 7;
   if (x.valid[t] === 0 || x.valid[n] !== 0) {
     twoResultFault(x, t, n);
@@ -747,28 +761,58 @@ export function ftrig2(c: Cpu, i: Insn, sincos: boolean): void {
     push(x, S_RES);
     return;
   }
-  const u = x.v[t] as number;
-  if (x.kind(t) === K_DENORMAL) x.exc |= DE;
-  approx(x, sincos ? Math.cos(u) : 1, !sincos);
+  const k = x.kind(t);
+  if (k === K_DENORMAL) x.exc |= DE;
+  if ((x.exc & ~x.fcw & DE) !== 0) {
+    setC1(x, false);
+    signal(x);
+    return;
+  }
+  // The pushed value first (cos, or 1.0), into S_MEM; then ST(0)'s (sin or tan).
+  let up = false;
+  if (sincos) {
+    trigOf(x, t, 1);
+    up = x.roundedUp;
+  } else if (k === K_INF) {
+    x.exc |= IE;
+    x.setIndefinite(S_RES);
+  } else exactResult(x, 0x3fff, 0x80000000 | 0);
   x.copy(S_MEM, S_RES);
-  approx(x, sincos ? Math.sin(u) : Math.tan(u), u === 0);
+  if (sincos) trigOf(x, t, 0);
+  else if (k === K_INF) x.setIndefinite(S_RES);
+  else if (k === K_ZERO) exactResult(x, x.se[t] as number, 0);
+  else trig80(x, t, 2);
+  up = up || x.roundedUp;
+  setC1(x, up);
   if (!signal(x)) return;
   commit(x, t, false);
   push(x, S_MEM);
+  setC1(x, up);
 }
 
-/** F2XM1: 2^x - 1 for -1 <= x <= 1. */
+/** F2XM1: 2^x - 1 (SDM: for -1 <= x <= 1; outside, the same formula). */
 export function f2xm1(c: Cpu, i: Insn): void {
   unary(c, i, (x, t) => {
-    const u = x.v[t] as number;
-    const r = Math.abs(u) < 0.5 ? Math.expm1(u * Math.LN2) : 2 ** u - 1;
-    approx(x, r, u === 0 || Number.isInteger(u) || !Number.isFinite(u));
+    const k = x.kind(t);
+    const e = ((x.se[t] as number) & 0x7fff) - 16383;
+    if (k === K_ZERO) exactResult(x, x.se[t] as number, 0);
+    else if (k === K_INF) {
+      if (x.isNeg(t)) exactResult(x, 0xbfff, 0x80000000 | 0);
+      else x.copy(S_RES, t);
+      x.roundedUp = false;
+    } else if (e > 0 || (e === 0 && (x.mhi[t] !== (0x80000000 | 0) || x.mlo[t] !== 0))) {
+      // |x| > 1, outside the SDM's domain: the reference CPU returns x, inexact (measured).
+      x.copy(S_RES, t);
+      x.exc |= PE;
+      x.roundedUp = false;
+    } else exp2m1(x, t);
+    setC1(x, x.roundedUp);
   });
 }
 
 /**
  * Two-operand functions of ST(1) and ST(0) that store into ST(1) and pop: FYL2X, FYL2XP1,
- * FPATAN (SDM vol. 2).
+ * FPATAN (SDM vol. 2). `f` gets the slots of ST(1) and ST(0), both numbers (not NaN).
  */
 function binaryPop(c: Cpu, i: Insn, f: (x: X87, y: number, v: number) => void): void {
   const x = begin(c, i, false);
@@ -783,24 +827,48 @@ function binaryPop(c: Cpu, i: Insn, f: (x: X87, y: number, v: number) => void): 
   if (x.kind(t) >= K_QNAN || x.kind(s) >= K_QNAN) nanResult(x, s, t);
   else {
     if (x.kind(t) === K_DENORMAL || x.kind(s) === K_DENORMAL) x.exc |= DE;
-    f(x, x.v[s] as number, x.v[t] as number);
+    if ((x.exc & ~x.fcw & DE) === 0) f(x, s, t);
+    setC1(x, x.roundedUp);
   }
   if (signal(x)) commit(x, s, true);
 }
 
+/** FYL2X (y * log2(x)) and FYL2XP1 (y * log2(x + 1)): special operands by SDM vol. 2 tables 3-51, 3-52. */
 export function fyl2x(c: Cpu, i: Insn, plusOne: boolean): void {
-  binaryPop(c, i, (x, y, v) => {
+  binaryPop(c, i, (x, ys, vs) => {
+    const y = x.v[ys] as number;
+    const v = x.v[vs] as number;
+    const finite = Number.isFinite(y) && Number.isFinite(v);
+    x.roundedUp = false;
+    if (finite && y !== 0 && v !== 0 && (plusOne ? v > -1 : v > 0 && v !== 1)) {
+      if (plusOne) ylog2p1(x, ys, vs);
+      else ylog2(x, ys, vs);
+      return;
+    }
+    // Zeros, infinities, log of 1, out of domain: exact results or invalid, by IEEE doubles.
     const l = plusOne ? Math.log1p(v) / Math.LN2 : Math.log2(v);
     const r = y * l;
     if (!plusOne && v === 0 && y !== 0 && Number.isFinite(y)) x.exc |= ZE;
-    approx(x, r, Number.isInteger(l) || r === 0 || !Number.isFinite(r));
+    if (Number.isNaN(r)) {
+      x.exc |= IE;
+      x.setIndefinite(S_RES);
+    } else x.setNumber(S_RES, r);
   });
 }
 
+/** FPATAN: ST(1) = atan2(ST(1), ST(0)), pop (SDM vol. 2 FPATAN table 3-30). */
 export function fpatan(c: Cpu, i: Insn): void {
-  binaryPop(c, i, (x, y, v) => {
-    const r = Math.atan2(y, v);
-    approx(x, r, r === 0);
+  binaryPop(c, i, (x, ys, vs) => {
+    const ky = x.kind(ys);
+    const kv = x.kind(vs);
+    x.roundedUp = false;
+    if ((ky === K_ZERO && !x.isNeg(vs)) || (kv === K_INF && ky !== K_INF && !x.isNeg(vs))) {
+      exactResult(x, (x.se[ys] as number) & 0x8000, 0); // +-0 by the sign of y
+    }
+    // y = 0 with x negative (or -0): +-pi, as for x = -inf; x = 0: +-pi/2, as for y infinite.
+    else if (ky === K_ZERO) atan2x(x, ys, vs, false, true);
+    else if (kv === K_ZERO) atan2x(x, ys, vs, true, false);
+    else atan2x(x, ys, vs, ky === K_INF, kv === K_INF);
   });
 }
 

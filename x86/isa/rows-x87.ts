@@ -140,8 +140,8 @@ function d9Rows(): Row[] {
     single('fsincos', 0xd9, 0xfb, (c, i) => ftrig2(c, i, true)),
     single('frndint', 0xd9, 0xfc, frndint),
     single('fscale', 0xd9, 0xfd, fscale),
-    single('fsin', 0xd9, 0xfe, (c, i) => ftrig(c, i, Math.sin)),
-    single('fcos', 0xd9, 0xff, (c, i) => ftrig(c, i, Math.cos)),
+    single('fsin', 0xd9, 0xfe, (c, i) => ftrig(c, i, 0)),
+    single('fcos', 0xd9, 0xff, (c, i) => ftrig(c, i, 1)),
   ];
 }
 

@@ -5,12 +5,16 @@
  *
  *   vite-node test/x86/diff/x87-probe.ts -- fuzz --row fadd_M64fp[,..] [--seed S] [--cases N] [--max K]
  *     random cases of the differential generator; prints the first K mismatches decoded.
+ *   vite-node test/x86/diff/x87-probe.ts -- batch < LINES
+ *     many cases on the real CPU only: stdin lines `FCW CODE-HEX SE:MANT,...` (ST0 first), stdout
+ *     lines `FSW SE:MANT,...` (the non-empty registers afterwards), for offline analysis.
  *   vite-node test/x86/diff/x87-probe.ts -- run --code 'dc 03' [--fcw 37f] [--fsw 0] [--st 'SE:MANT,...'] [--mem HEX]
  *     one case: ST0.. given as 80-bit patterns (sign/exponent and significand in hex; the rest
  *     empty), RBX points at the data page holding --mem's bytes; prints both sides' results.
  *
  * `x87Case` and `decodeX87` are exported for tests that record expectations from the CPU.
  */
+import { readFileSync } from 'node:fs';
 // The decoder enters the table's import cycle first (it reads ROWS at load).
 import '../../../x86/decoder.js';
 import { ROWS_BY_NAME } from '../../../x86/isa/table.js';
@@ -183,6 +187,27 @@ async function main(): Promise<void> {
       const [nat] = (await runner.run([k])) as [NativeResult];
       const ours = emulate(k, 'interp');
       process.stdout.write(`${describe(k, nat, ours, undefined)}\n`);
+      return;
+    }
+    if (mode === 'batch') {
+      // stdin lines `FCW CODE-HEX SE:MANT,...`; stdout lines `FSW SE:MANT,...` (ST0.. after, native).
+      const lines = readFileSync(0, 'utf8').split('\n').filter((l) => l.trim() !== '');
+      const cases = lines.map((l) => {
+        const [fcw, code, st] = l.trim().split(/\s+/) as [string, string, string];
+        const regs = st.split(',').map((v) => {
+          const [se, m] = v.split(':');
+          return [parseInt(se ?? '0', 16), BigInt(`0x${m ?? '0'}`)] as const;
+        });
+        return x87Case(hexBytes(code), parseInt(fcw, 16), ((8 - regs.length) & 7) << 11, regs);
+      });
+      const results = await runner.run(cases);
+      const out = results.map((r) => {
+        const s = decodeX87(pageOf(r, X87_PAGE) as Uint8Array, X87_SAVE);
+        const top = (s.fsw >> 11) & 7;
+        const regs = s.st.filter((_, i) => (s.ftw & (1 << ((top + i) & 7))) !== 0);
+        return `${s.fsw.toString(16).padStart(4, '0')} ${regs.map(([se, m]) => `${se.toString(16).padStart(4, '0')}:${m.toString(16).padStart(16, '0')}`).join(',')}`;
+      });
+      process.stdout.write(`${out.join('\n')}\n`);
       return;
     }
     const seed = Number(opt('seed') ?? runSeed());
