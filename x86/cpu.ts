@@ -71,7 +71,10 @@ export interface CpuHooks {
    * boundaries while `interruptCheck` is set, RFLAGS.IF = 1 and no interrupt shadow is active.
    */
   pendingInterrupt?(c: Cpu): number;
-  /** The CPU takes the pending interrupt: returns its vector (e.g. the APIC moves it to ISR). */
+  /**
+   * The CPU takes the pending interrupt: returns its vector (e.g. the APIC moves it to ISR), or
+   * a negative number when the driver delivered the event itself (a PV event upcall).
+   */
   acknowledgeInterrupt?(c: Cpu): number;
   /** Triple fault (or another shutdown condition). Absent: `shutdownReason` is set and `run` returns. */
   shutdown?(c: Cpu, reason: string): void;
@@ -890,6 +893,7 @@ export class Cpu {
     }
     const vector = this.hooks.acknowledgeInterrupt?.(this) ?? pending;
     this.halted = false;
+    if (vector < 0) return; // the driver delivered it itself (a PV event upcall)
     try {
       deliverInterrupt(this, vector);
     } catch (e) {

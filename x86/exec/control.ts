@@ -42,9 +42,9 @@ export function cond(c: Cpu, cc: number): boolean {
   return (cc & 1) !== 0 ? !r : r;
 }
 
-/** Stack-pointer width: 8 in 64-bit mode, else by the stack segment's B bit (4 here). */
+/** Stack-pointer width: 8 in 64-bit mode, else by the stack segment's B bit (`Cpu.stackSize`). */
 function spSize(c: Cpu): number {
-  return c.mode === 64 ? 8 : c.mode === 32 ? 4 : 2;
+  return c.mode === 64 ? 8 : c.system ? c.stackSize : c.mode === 32 ? 4 : 2;
 }
 
 /**

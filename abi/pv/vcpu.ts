@@ -1,0 +1,438 @@
+/**
+ * The 64-bit PV CPU model (reference §3): a guest vCPU whose kernel and user both run at CPL 3
+ * on the x86 core, with Xen's behaviour supplied through the core's hooks:
+ *
+ *  - kernel/user mode is Xen's flag, not the CPU's: two page-table roots (`guestTable`,
+ *    `guestTableUser`) and a GS-base swap on every toggle;
+ *  - exceptions go through the guest's trap table as bounce frames (§3.4: RCX and R11 of the
+ *    interrupted context on top, the saved upcall mask in the CS slot), with the #UD
+ *    forced-emulation prefix and the #GP privileged-instruction emulation tried first;
+ *  - SYSCALL in kernel mode is a hypercall (RAX; RDI, RSI, RDX, R10, R8), in user mode a
+ *    bounce to the syscall callback;
+ *  - event upcalls are delivered at instruction boundaries when vcpu_info says pending and
+ *    unmasked (the core's interrupt poll, answered here);
+ *  - the iret hypercall (§3.6) returns to kernel or user mode.
+ *
+ * What a hypercall does is not here: `PvHypervisor.hypercall` answers it. This module owns the
+ * CPU-facing mechanics only, so that the hypercall families stay independent of them.
+ */
+import { Cpu, type CpuHooks } from '../../x86/cpu.js';
+import { decode } from '../../x86/decoder.js';
+import { Fault, GP, PF_VEC, UD } from '../../x86/fault.js';
+import type { Feature } from '../../x86/isa/types.js';
+import type { PhysicalMemory } from '../../x86/memory.js';
+import { CR0_ET, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, isCanonical } from '../../x86/system/regs.js';
+import { GuestVirtualMemory } from './guest-memory.js';
+
+/** Xen's flat selectors for PV64 guests (reference §3.2). */
+export const FLAT_KERNEL_CS64 = 0xe033;
+export const FLAT_KERNEL_SS64 = 0xe02b;
+export const FLAT_USER_CS32 = 0xe023;
+export const FLAT_USER_CS64 = 0xe033;
+export const FLAT_USER_SS64 = 0xe02b;
+
+/** Cached attributes of those segments (x86/system/regs.ts SA_* layout): 64-bit DPL 3 code, DPL 3 data. */
+const ATTR_CS64 = 0xafb;
+const ATTR_DS = 0xcf3;
+
+/** Trap-table flags (xen.h trap_info.flags): bits 1:0 DPL, bit 2 mask events on entry. */
+const TI_MASK_EVENTS = 4;
+
+/** Exceptions that push an error code (reference §3.3). */
+function hasErrorCode(vector: number): boolean {
+  return vector === 8 || (vector >= 10 && vector <= 14) || vector === 17 || vector === 21 || vector === 29 || vector === 30;
+}
+
+/** VGCF_in_syscall: the iret hypercall returns as SYSRET would (RCX/R11 not restored). */
+export const VGCF_IN_SYSCALL = 0x100;
+
+/** `hypercall` returns this when the call already set the vCPU's state (iret): RAX is left alone. */
+export const NO_RETURN = Symbol('no return');
+
+const TWO32 = 4294967296;
+const XEN_AREA_START = -0x800000000000;
+const XEN_AREA_END = -0x780000000000 + 0x40;
+
+/** The vcpu_info fields the CPU mechanics touch (the rest belongs to the event and time code). */
+export interface VcpuInfoRef {
+  upcallPending(): number;
+  upcallMask(): number;
+  setUpcallMask(v: number): void;
+  setCr2(v: number): void;
+}
+
+/** What the vCPU asks of the hypervisor. */
+export interface PvHypervisor {
+  /** Hypercall `nr` from guest kernel mode: the result for RAX, or NO_RETURN. */
+  hypercall(v: PvVcpu, nr: number): number | typeof NO_RETURN;
+  /** Xen's CPUID policy for a PV guest (the forced-emulation prefix and CPUID itself). */
+  cpuid(v: PvVcpu, leaf: number, subleaf: number): readonly [number, number, number, number];
+  /** An MSR read Xen emulates for PV, or undefined for #GP. */
+  rdmsr(v: PvVcpu, index: number): readonly [number, number] | undefined;
+  /** An MSR write Xen emulates for PV: false for #GP. */
+  wrmsr(v: PvVcpu, index: number, lo: number, hi: number): boolean;
+  /** The deterministic time-stamp counter. */
+  rdtsc(v: PvVcpu): readonly [number, number];
+  /** The domain must be crashed (Xen's domain_crash), with the reason for the report. */
+  crash(v: PvVcpu, reason: string): void;
+}
+
+export class PvVcpu {
+  readonly cpu: Cpu;
+  /** Guest memory through the current page tables (hypercall arguments). */
+  readonly mem: GuestVirtualMemory;
+  /** Xen's TF_kernel_mode. */
+  kernelMode = true;
+  /** Machine frame numbers of the kernel and user L4 tables (0: none). */
+  guestTable = 0;
+  guestTableUser = 0;
+  /** stack_switch: where a user→kernel entry puts the bounce frame. */
+  kernelSs = FLAT_KERNEL_SS64;
+  kernelSp = 0;
+  /** The GS base that is not active now (the user one in kernel mode and vice versa). */
+  inactiveGsBase = 0;
+  /** Trap table: handler address and flags per vector (address 0: none). */
+  readonly trapAddress = new Float64Array(256);
+  readonly trapFlags = new Uint8Array(256);
+  eventCallback = 0;
+  failsafeCallback = 0;
+  syscallCallback = 0;
+  syscallMaskEvents = false;
+  syscall32Callback = 0;
+  nmiCallback = 0;
+  /** Virtual CR0.TS (fpu_taskswitch) and CR2. */
+  virtualTs = false;
+  virtualCr2 = 0;
+  /** Virtual IOPL (physdev set_iopl). */
+  iopl = 0;
+  /** vcpu_info, once the domain has mapped shared_info (or VCPUOP_register_vcpu_info). */
+  vcpuInfo: VcpuInfoRef | undefined = undefined;
+  /** The reason the domain was crashed by this vCPU, if it was. */
+  crashed: string | undefined = undefined;
+
+  constructor(
+    readonly id: number,
+    machine: PhysicalMemory,
+    readonly hv: PvHypervisor,
+    features: Iterable<Feature>,
+  ) {
+    const hooks: CpuHooks = {
+      exception: (_c, f) => {
+        this.onException(f);
+        return true;
+      },
+      syscall: () => this.onSyscall(),
+      rdtsc: () => this.hv.rdtsc(this),
+      cpuid: (_c, leaf, sub) => this.hv.cpuid(this, leaf, sub),
+      pendingInterrupt: () => (this.upcallDeliverable() ? 0 : -1),
+      acknowledgeInterrupt: () => {
+        this.deliverUpcall();
+        return -1;
+      },
+      shutdown: (_c, reason) => this.crash(`CPU shutdown: ${reason}`),
+    };
+    this.cpu = Cpu.system(machine, hooks, features);
+    this.mem = new GuestVirtualMemory(this.cpu);
+    const c = this.cpu;
+    c.cr0 = CR0_PE | CR0_PG | CR0_WP | CR0_ET | 0x20;
+    c.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    c.efer = EFER_LME | EFER_LMA | EFER_SCE | EFER_NXE;
+    c.setCpl(3);
+    for (const s of [0, 2, 3]) c.loadSegmentCache(s, s === 2 ? FLAT_KERNEL_SS64 : 0, 0, 0xffffffff, ATTR_DS);
+    c.loadSegmentCache(1, FLAT_KERNEL_CS64, 0, 0xffffffff, ATTR_CS64);
+    c.setFlags(0x202);
+  }
+
+  // ---- registers ------------------------------------------------------------------------------
+
+  /** A 64-bit register as a JS number (exact for addresses and values below 2^53). */
+  reg(n: number): number {
+    return (this.cpu.r[(n << 1) + 1] as number) * TWO32 + ((this.cpu.r[n << 1] as number) >>> 0);
+  }
+
+  setReg(n: number, v: number): void {
+    this.cpu.setReg64(n, lowHalf(v) | 0, Math.floor(v / TWO32) | 0);
+  }
+
+  /** Hypercall argument k (1-5: RDI, RSI, RDX, R10, R8) as a number. */
+  arg(k: number): number {
+    return this.reg(ARG_REGS[k - 1] as number);
+  }
+
+  /** Hypercall argument k as [low, high] int32 halves (64-bit values such as PTEs). */
+  argHalves(k: number): readonly [number, number] {
+    const n = ARG_REGS[k - 1] as number;
+    return [this.cpu.r[n << 1] as number, this.cpu.r[(n << 1) + 1] as number];
+  }
+
+  // ---- mode switches ----------------------------------------------------------------------------
+
+  /** Loads CR3 for the current mode's root (the TLB goes with it). */
+  loadRoot(): void {
+    const mfn = this.kernelMode ? this.guestTable : this.guestTableUser;
+    this.cpu.cr3 = mfn * 4096;
+    this.cpu.flushTlb();
+  }
+
+  /** Xen's toggle_guest_mode: the other page-table root and the GS bases swapped. */
+  toggleMode(): void {
+    this.kernelMode = !this.kernelMode;
+    const gs = this.cpu.segBase[5] as number;
+    this.cpu.segBase[5] = this.inactiveGsBase;
+    this.inactiveGsBase = gs;
+    this.loadRoot();
+  }
+
+  crash(reason: string): void {
+    if (this.crashed === undefined) this.crashed = reason;
+    this.cpu.stopRequested = true;
+    this.hv.crash(this, reason);
+  }
+
+  // ---- bounce frames ------------------------------------------------------------------------------
+
+  /**
+   * Builds a PV64 bounce frame (reference §3.4) and enters the guest kernel at `handler`. From
+   * user mode the kernel stack is `kernelSp` after switching to kernel mode; from kernel mode
+   * the interrupted RSP, with the saved CS's RPL cleared. Events are masked when `maskEvents`.
+   */
+  bounce(handler: number, errorCode: number, maskEvents: boolean, what: string): void {
+    const c = this.cpu;
+    if (handler === 0 || !isCanonical(handler)) {
+      this.crash(`no guest handler for ${what}`);
+      return;
+    }
+    const fromKernel = this.kernelMode;
+    const rip = c.rip;
+    const csSel = c.segSel[1] as number;
+    const ssSel = c.segSel[2] as number;
+    const rsp = this.reg(4);
+    const rcx = this.reg(1);
+    const r11 = this.reg(11);
+    const flags = c.getFlags();
+    const mask = this.vcpuInfo?.upcallMask() ?? 1;
+    if (!fromKernel) this.toggleMode();
+    let sp = fromKernel ? rsp : this.kernelSp;
+    sp -= ((sp % 16) + 16) % 16;
+    const words: number[] = [rcx, r11];
+    if (errorCode >= 0) words.push(errorCode >>> 0);
+    words.push(rip, (fromKernel ? csSel & ~3 : csSel) + (mask !== 0 ? 1 : 0) * TWO32, (flags & ~(0x3000 | 0x200)) | (mask === 0 ? 0x200 : 0), rsp, ssSel);
+    const base = sp - words.length * 8;
+    // Xen's own area (0xFFFF800000000000 up to 0xFFFF880000000040) is no place for a frame.
+    if (base < XEN_AREA_END && base + words.length * 8 > XEN_AREA_START) {
+      this.crash(`bounce frame for ${what} would lie in Xen's area (${base.toString(16)})`);
+      return;
+    }
+    const bytes = new Uint8Array(words.length * 8);
+    const dv = new DataView(bytes.buffer);
+    words.forEach((w, k) => {
+      dv.setUint32(k * 8, lowHalf(w), true);
+      dv.setUint32(k * 8 + 4, Math.floor(w / TWO32) >>> 0, true);
+    });
+    if (!this.mem.write(base, bytes)) {
+      this.crash(`fault writing the bounce frame for ${what} at 0x${base.toString(16)}`);
+      return;
+    }
+    this.setReg(4, base);
+    c.loadSegmentCache(1, FLAT_KERNEL_CS64, 0, 0xffffffff, ATTR_CS64);
+    c.loadSegmentCache(2, FLAT_KERNEL_SS64, 0, 0xffffffff, ATTR_DS);
+    c.rip = handler;
+    c.setFlags(flags & ~(0x100 | 0x4000 | 0x10000 | 0x20000 | 0x40000));
+    if (maskEvents) this.vcpuInfo?.setUpcallMask(1);
+  }
+
+  // ---- events from the core -----------------------------------------------------------------------
+
+  private onException(f: Fault): void {
+    const c = this.cpu;
+    if (f.vector === UD && this.forcedEmulation()) return;
+    if (f.vector === GP && f.errorCode === 0 && this.emulatePrivileged()) return;
+    if (f.software) {
+      // INT n: 3 and 4 regardless of DPL, 0x80 straight to its handler, others by the entry's DPL.
+      const v = f.vector;
+      const dpl = (this.trapFlags[v] as number) & 3;
+      const fast = v === 3 || v === 4 || (v === 0x80 && (this.trapAddress[v] as number) !== 0);
+      if (!fast && dpl < (this.kernelMode ? 1 : 3)) {
+        c.rip = c.insnStart;
+        this.deliverTrap(GP, v * 8 + 2);
+        return;
+      }
+      this.deliverTrap(v, -1);
+      return;
+    }
+    if (f.vector === PF_VEC) {
+      this.virtualCr2 = f.address;
+      this.vcpuInfo?.setCr2(f.address);
+      // The user bit follows Xen's guest mode, not the CPU's (always CPL 3).
+      const ec = (f.errorCode & ~4) | (this.kernelMode ? 0 : 4);
+      this.deliverTrap(PF_VEC, ec);
+      return;
+    }
+    this.deliverTrap(f.vector, hasErrorCode(f.vector) ? Math.max(f.errorCode, 0) : -1);
+  }
+
+  /** Delivers `vector` through the trap table (#BP/#OF/#DB as traps keep RIP after the instruction). */
+  deliverTrap(vector: number, errorCode: number): void {
+    const handler = this.trapAddress[vector] as number;
+    const flags = this.trapFlags[vector] as number;
+    this.bounce(handler, errorCode, (flags & TI_MASK_EVENTS) !== 0, `vector ${vector}`);
+  }
+
+  private upcallDeliverable(): boolean {
+    const vi = this.vcpuInfo;
+    return vi !== undefined && vi.upcallPending() !== 0 && vi.upcallMask() === 0 && this.crashed === undefined;
+  }
+
+  private deliverUpcall(): void {
+    this.bounce(this.eventCallback, -1, true, 'the event upcall');
+  }
+
+  /** Asks the core to look for a deliverable upcall at the next instruction boundary. */
+  kick(): void {
+    this.cpu.signalInterrupt();
+  }
+
+  /** SYSCALL: a hypercall in kernel mode, the guest's own system call in user mode. */
+  private onSyscall(): void {
+    const c = this.cpu;
+    const next = c.rip;
+    const flags = c.getFlags();
+    // What the instruction itself does to RCX and R11.
+    this.setReg(1, next);
+    c.setReg64(11, flags, 0);
+    if (!this.kernelMode) {
+      const target = c.mode === 64 ? this.syscallCallback : this.syscall32Callback;
+      if (target === 0) {
+        c.rip = c.insnStart;
+        this.deliverTrap(UD, -1);
+        return;
+      }
+      this.bounce(target, -1, this.syscallMaskEvents, 'a system call');
+      c.setFlags(c.getFlags() & ~0x400); // DF cleared for syscall entries
+      return;
+    }
+    const nr = this.reg(0);
+    const r = this.hv.hypercall(this, nr);
+    if (r !== NO_RETURN) this.setReg(0, r);
+    // A hypercall may have unmasked or raised events.
+    this.kick();
+  }
+
+  /**
+   * HYPERVISOR_iret (reference §3.6): reads the iret_context at RSP (rax, r11, rcx, flags, rip,
+   * cs, rflags, rsp, ss) and returns to kernel or user mode.
+   */
+  iret(): number | typeof NO_RETURN {
+    const c = this.cpu;
+    const buf = new Uint8Array(72);
+    const at = this.reg(4);
+    if (!this.mem.read(at, buf)) {
+      this.crash(`iret hypercall: iret_context at 0x${at.toString(16)} is not readable`);
+      return NO_RETURN;
+    }
+    const dv = new DataView(buf.buffer);
+    const q = (k: number): number => dv.getInt32(k * 8 + 4, true) * TWO32 + dv.getUint32(k * 8, true);
+    const [rax, r11, rcx, flags, rip, cs, rflags, rsp, ss] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(q) as number[];
+    const toUser = ((cs as number) & 3) === 3;
+    if (toUser && this.kernelMode) {
+      if (this.guestTableUser === 0) {
+        this.crash('iret hypercall to user mode without a user page table');
+        return NO_RETURN;
+      }
+      this.toggleMode();
+    }
+    if (!isCanonical(rip as number)) {
+      this.crash(`iret hypercall to a non-canonical RIP 0x${(rip as number).toString(16)}`);
+      return NO_RETURN;
+    }
+    c.rip = rip as number;
+    const userCs = ((cs as number) & 0xffff) | 3;
+    c.loadSegmentCache(1, userCs, 0, 0xffffffff, userCs === FLAT_USER_CS32 ? 0xcfb : ATTR_CS64);
+    c.loadSegmentCache(2, ((ss as number) & 0xffff) | 3, 0, 0xffffffff, ATTR_DS);
+    this.setReg(4, rsp as number);
+    // Architectural bits only; IOPL and VM stripped; IF on (the guest's IF lives in the upcall mask).
+    c.setFlags(((rflags as number) & 0x3c0dd5 & ~0x23000) | 0x202);
+    this.vcpuInfo?.setUpcallMask(((rflags as number) & 0x200) !== 0 ? 0 : 1);
+    this.setReg(0, rax as number);
+    if (((flags as number) & VGCF_IN_SYSCALL) === 0) {
+      this.setReg(11, r11 as number);
+      this.setReg(1, rcx as number);
+    }
+    this.kick();
+    return NO_RETURN;
+  }
+
+  // ---- emulation of what faulted ------------------------------------------------------------------
+
+  /** `ud2; .ascii "xen"; cpuid`: Xen's CPUID policy, RIP past all seven bytes. */
+  private forcedEmulation(): boolean {
+    const sig = new Uint8Array(7);
+    if (!this.mem.read(this.cpu.rip, sig)) return false;
+    const want = [0x0f, 0x0b, 0x78, 0x65, 0x6e, 0x0f, 0xa2];
+    if (!want.every((b, k) => sig[k] === b)) return false;
+    this.doCpuid();
+    this.cpu.rip += 7;
+    return true;
+  }
+
+  private doCpuid(): void {
+    const c = this.cpu;
+    const [a, b, cc, d] = this.hv.cpuid(this, c.reg32(0) >>> 0, c.reg32(1) >>> 0);
+    c.setReg32(0, a);
+    c.setReg32(3, b);
+    c.setReg32(1, cc);
+    c.setReg32(2, d);
+  }
+
+  /** The privileged instructions Xen emulates after a #GP(0) (reference §3.7). */
+  private emulatePrivileged(): boolean {
+    const c = this.cpu;
+    let name: string;
+    let len: number;
+    try {
+      const i = decode(c, c.rip);
+      name = i.row.name;
+      len = i.len;
+    } catch (e) {
+      if (e instanceof Fault) return false;
+      throw e;
+    }
+    switch (name) {
+      case 'rdmsr': {
+        const v = this.hv.rdmsr(this, c.reg32(1) >>> 0);
+        if (v === undefined) return false;
+        c.setReg32(0, v[0]);
+        c.setReg32(2, v[1]);
+        break;
+      }
+      case 'wrmsr':
+        if (!this.hv.wrmsr(this, c.reg32(1) >>> 0, c.reg32(0), c.reg32(2))) return false;
+        break;
+      case 'cli':
+      case 'sti':
+        // No-ops when the virtual IOPL allows them (the guest kernel counts as CPL 1).
+        if (this.iopl < (this.kernelMode ? 1 : 3)) return false;
+        break;
+      case 'clts':
+        if (!this.kernelMode) return false;
+        this.virtualTs = false;
+        break;
+      case 'wbinvd':
+      case 'invd':
+        if (!this.kernelMode) return false;
+        break;
+      default:
+        return false;
+    }
+    c.rip += len;
+    return true;
+  }
+}
+
+/** RDI, RSI, RDX, R10, R8. */
+const ARG_REGS = [7, 6, 2, 10, 8] as const;
+
+function lowHalf(v: number): number {
+  return ((v % TWO32) + TWO32) % TWO32;
+}
+
