@@ -39,6 +39,8 @@ export const COMPRESSIONS = [
 
 export type Compression = (typeof COMPRESSIONS)[number]['name'];
 
+const UNKNOWN_SIZE = 0xffff_ffff_ffff_ffffn;
+
 export function detectCompression(bytes: Uint8Array): Compression | undefined {
   return COMPRESSIONS.find((c) => c.magic.every((b, i) => bytes[i] === b))?.name;
 }
@@ -72,8 +74,18 @@ async function run(input: Uint8Array, format: Compression, opts: DecompressOptio
       // Header: properties (1), dictionary size (4), uncompressed size (8, all ones = unknown).
       if (input.length < 13) throw new Error(`${input.length} bytes is shorter than the 13-byte .lzma header`);
       const size = Buffer.from(input.buffer, input.byteOffset, input.byteLength).readBigUInt64LE(5);
-      if (size !== 0xffff_ffff_ffff_ffffn && size > BigInt(opts.maxBytes)) tooLarge(opts, 'lzma', size);
-      return (await loadLzma1()).decompress(input);
+      if (size !== UNKNOWN_SIZE && size > BigInt(opts.maxBytes)) tooLarge(opts, 'lzma', size);
+      if (size !== UNKNOWN_SIZE) return (await loadLzma1()).decompress(input);
+      // The kernel's `lzma -9` reads a pipe, so the size is unknown and an end marker ends the
+      // data. lzma1 would decode corrupt data without end, so we state a size to stop at: the
+      // expected one when the caller knows it, else one byte past the limit. An end marker
+      // still ends the data first.
+      const bound = Math.min(opts.expectedSize ?? opts.maxBytes + 1, 0xffff_ffff);
+      const bounded = new Uint8Array(input);
+      new DataView(bounded.buffer).setBigUint64(5, BigInt(bound), true);
+      const out = (await loadLzma1()).decompress(bounded);
+      if (opts.expectedSize === undefined && out.length > opts.maxBytes) tooLarge(opts, 'lzma', out.length, true);
+      return out;
     }
     case 'lzo':
       return decompressLzop(input, opts);

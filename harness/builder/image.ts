@@ -141,7 +141,11 @@ export async function loadKernelImage(source: string | Uint8Array, opts: LoadKer
     }
     // The kernel's build appends the uncompressed size after the stream; gzip's own ISIZE is that field.
     const stream = compression === 'gzip' ? payload : payload.subarray(0, payload.length - 4);
-    elfBytes = await decompress(stream, compression, { name: `${file}: bzImage payload`, maxBytes: maxKernel });
+    elfBytes = await decompress(stream, compression, {
+      name: `${file}: bzImage payload`,
+      maxBytes: maxKernel,
+      expectedSize: bzImage.uncompressedSize,
+    });
     if (elfBytes.length % 2 ** 32 !== bzImage.uncompressedSize) {
       bad(`bzImage ${compression} payload decompressed to ${elfBytes.length} bytes, its size field says ${bzImage.uncompressedSize}`);
     }

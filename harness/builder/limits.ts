@@ -6,6 +6,8 @@ export interface DecompressOptions {
   readonly name: string;
   /** Refuse output larger than this many bytes. */
   readonly maxBytes: number;
+  /** The output size the caller expects (a bzImage states it); lets lzma stop on corrupt data. */
+  readonly expectedSize?: number;
 }
 
 /** `atLeast`: the size is a lower bound (decoding stopped as soon as the limit was passed). */
