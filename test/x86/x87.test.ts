@@ -171,6 +171,66 @@ describe('x87: state and faults', () => {
   });
 });
 
+/**
+ * Cases recorded on the real CPU with `test/x86/diff/x87-probe.ts batch` (FXRSTOR of the state,
+ * the instruction, FXSAVE): FCW, the instruction, ST0.. before (sign/exponent:significand), then
+ * FSW and ST0.. after. They pin the 80-bit arithmetic's rounding (x87-soft.ts), the unmasked
+ * overflow/underflow responses, FPREM's partial remainder and the transcendentals' reduction.
+ */
+const EXACT_CASES: readonly (readonly [string, string, string, string, string])[] = [
+  ['PC=64: 1+3*2^-63 + 1 rounds to even, up (C1)', '037f', 'd8c1', '3fff:8000000000000003,3fff:8000000000000000', '3220 4000:8000000000000002,3fff:8000000000000000'],
+  ['PC=64: 1/3 to nearest', '037f', 'd8f1', '3fff:8000000000000000,4000:c000000000000000', '3220 3ffd:aaaaaaaaaaaaaaab,4000:c000000000000000'],
+  ['PC=64: 1/3 rounded up', '0b7f', 'd8f1', '3fff:8000000000000000,4000:c000000000000000', '3220 3ffd:aaaaaaaaaaaaaaab,4000:c000000000000000'],
+  ['PC=53: 1/3', '027f', 'd8f1', '3fff:8000000000000000,4000:c000000000000000', '3020 3ffd:aaaaaaaaaaaaa800,4000:c000000000000000'],
+  ['FSQRT 2', '037f', 'd9fa', '4000:8000000000000000', '3820 3fff:b504f333f9de6484'],
+  ['a product in the denormal range, UE masked', '037f', 'd8c9', '0001:8000000000000001,3ffe:8000000000000001', '3030 0000:4000000000000001,3ffe:8000000000000001'],
+  ['the same product with UE unmasked: scaled by 2^24576', '036f', 'd8c9', '0001:8000000000000001,3ffe:8000000000000001', 'b0b0 6000:8000000000000002,3ffe:8000000000000001'],
+  ['an exact difference of 2^-63', '037f', 'd8e1', '3fff:8000000000000000,3fff:8000000000000001', '3000 bfc0:8000000000000000,3fff:8000000000000001'],
+  ['x - x rounding down is -0', '077f', 'd8e1', '3fff:8000000000000000,3fff:8000000000000000', '3000 8000:0000000000000000,3fff:8000000000000000'],
+  ['FPREM partial remainder (exponents 64 apart)', '037f', 'd9f8', '403f:c90fdaa22168c234,3fff:b17217f7d1cf79ab', '3400 401e:fc20194e907c49d2,3fff:b17217f7d1cf79ab'],
+  ['FPREM1 3 rem 1: quotient 3 in C3 and C1', '037f', 'd9f5', '4000:c000000000000000,3fff:8000000000000000', '7200 0000:0000000000000000,3fff:8000000000000000'],
+  ['FSIN reduces by the 66-bit pi', '037f', 'd9fe', '403d:c90fdaa22168c234', '3820 bffd:bb8812abb2109e91'],
+  ['FSIN of 2^63 is out of range: C2', '037f', 'd9fe', '403e:8000000000000000', '3c00 403e:8000000000000000'],
+  ['two QNaNs of equal significand: the positive one', '037f', 'd8c1', 'ffff:c000000000000000,7fff:c000000000000000', '3000 7fff:c000000000000000,7fff:c000000000000000'],
+  ['a QNaN beats an SNaN with a larger significand', '037f', 'd8c1', '7fff:c000000000000001,7fff:8000000000000002', '3001 7fff:c000000000000001,7fff:8000000000000002'],
+  ['FSCALE with OE unmasked: scaled by 2^-24576', '0377', 'd9fd', '7ff0:8000000000000000,400d:8000000000000000', 'b088 5ff0:8000000000000000,400d:8000000000000000'],
+  ['F2XM1 outside [-1, 1] returns its operand, inexact', '037f', 'd9f0', '4000:c000000000000000', '3820 4000:c000000000000000'],
+  ['F2XM1 of 0.5', '037f', 'd9f0', '3ffe:8000000000000000', '3820 3ffd:d413cccfe7799211'],
+];
+
+describe('x87: 80-bit arithmetic recorded on the real CPU', () => {
+  const parseRegs = (t: string): [number, number, number][] =>
+    t.split(',').map((v) => {
+      const [se, m] = v.split(':') as [string, string];
+      return [parseInt(se, 16), parseInt(m.slice(0, 8), 16) | 0, parseInt(m.slice(8), 16) | 0];
+    });
+  for (const [name, fcw, code, before, after] of EXACT_CASES) {
+    it(name, () => {
+      const m = new FlatMemory();
+      m.map(CODE, 4096, PROT_R | PROT_X);
+      m.writeBytes(CODE, Uint8Array.from([...hexBytes(code), 0x0f, 0x0b]));
+      const c = new Cpu(m, { exception: (cpu) => { cpu.stopRequested = true; } }, FEATURES);
+      const x = c.fpu;
+      const regs = parseRegs(before);
+      x.fcw = parseInt(fcw, 16);
+      x.top = (8 - regs.length) & 7;
+      regs.forEach(([se, hi, lo], i) => {
+        x.set80(x.phys(i), se, hi, lo);
+        x.valid[x.phys(i)] = 1;
+      });
+      c.rip = CODE;
+      c.run(10);
+      const [fsw, st] = after.split(' ') as [string, string];
+      expect(x.status().toString(16).padStart(4, '0')).toBe(fsw);
+      const got = parseRegs(st).map((_, i) => {
+        const k = x.phys(i);
+        return `${(x.se[k] as number).toString(16).padStart(4, '0')}:${((x.mhi[k] as number) >>> 0).toString(16).padStart(8, '0')}${((x.mlo[k] as number) >>> 0).toString(16).padStart(8, '0')}`;
+      });
+      expect(got.join(',')).toBe(st);
+    });
+  }
+});
+
 /** Ground truth: name code init off len out fsw rflags (see the header comment). */
 function truthTable(): string {
   return `
