@@ -203,6 +203,14 @@ export function handle(target: string): ScalarType {
   return scalar(`XEN_GUEST_HANDLE(${target})`, 'pointer', false, { target });
 }
 
+/**
+ * `XEN_GUEST_HANDLE_64(target)`: a handle widened to 8 bytes, 8-aligned, on both ABIs (the
+ * tools/hypervisor view on x86_32; on x86_64 it is an ordinary handle of the same shape).
+ */
+export function handle64(target: string): ScalarType {
+  return scalar(`XEN_GUEST_HANDLE_64(${target})`, 'int64_aligned', false, { target });
+}
+
 /** A plain C pointer field (`struct vcpu_runstate_info *v`). */
 export function pointer(target: string): ScalarType {
   return scalar(`${target} *`, 'pointer', false, { target });

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { constValue } from '../../abi/layout/constants.js';
 import type { Layout } from '../../abi/layout/compute.js';
-import { ARCHES, type Arch } from '../../abi/layout/schema.js';
+import { layoutOf } from '../../abi/layout/compute.js';
+import { ARCHES, DATA_MODELS, handle64, struct, uint32_t, type Arch, type ScalarClass } from '../../abi/layout/schema.js';
 import { CONSTANTS, LAYOUTS, TYPES, XEN_INTERFACE_VERSION, existsOn } from '../../abi/public/index.js';
 import * as errno from '../../abi/public/errno.js';
 import { ringSlots } from '../../abi/public/io/ring.js';
@@ -219,6 +220,37 @@ describe('abi/ layouts and constants against the libxen-dev headers', () => {
       // And nothing we describe is absent from this architecture's headers.
       const absent = [...have].filter((n) => !defined.has(n) && FAMILIES.some((f) => n.startsWith(f)));
       expect(absent).toEqual([]);
+    });
+  }
+
+  /** How each storage class is spelled in C, to check DATA_MODELS itself. */
+  const SPELLING: Readonly<Record<ScalarClass, string>> = {
+    int8: 'int8_t',
+    int16: 'int16_t',
+    int32: 'int32_t',
+    int64: 'uint64_t',
+    int64_aligned: 'uint64_t __attribute__((__aligned__(8)))',
+    long: 'unsigned long',
+    pointer: 'void *',
+  };
+
+  for (const arch of ARCHES) {
+    it(`${arch}: the data model (incl. 8-aligned uint64_aligned_t and XEN_GUEST_HANDLE_64) is gcc's`, () => {
+      const probes: Probe[] = [];
+      const ours: bigint[] = [];
+      for (const [cls, c] of Object.entries(SPELLING) as [ScalarClass, string][]) {
+        probes.push({ label: `${cls}: size`, expr: `sizeof(${c})` }, { label: `${cls}: alignment`, expr: `offsetof(struct { char c; ${c} x; }, x)` });
+        ours.push(BigInt(DATA_MODELS[arch][cls].size), BigInt(DATA_MODELS[arch][cls].align));
+      }
+      // A tools-only struct built on XEN_GUEST_HANDLE_64: 16 bytes on both ABIs.
+      const bitmap = layoutOf(struct('struct xenctl_bitmap', { bitmap: handle64('uint8'), nr_bits: uint32_t }), arch);
+      probes.push(
+        { label: 'xenctl_bitmap: size', expr: 'sizeof(struct xenctl_bitmap)' },
+        { label: 'xenctl_bitmap.nr_bits: offset', expr: 'offsetof(struct xenctl_bitmap, nr_bits)' },
+      );
+      ours.push(BigInt(bitmap.size), BigInt(bitmap.field('nr_bits').offset));
+      const theirs = runProbes({ prelude: prelude(), probes, flags: ['-D__XEN_TOOLS__'] }, arch, include, version);
+      expect(differences(probes, ours, theirs)).toEqual([]);
     });
   }
 
