@@ -1,17 +1,17 @@
 /**
- * CPUID as the user-mode runner answers it: a fixed vendor and family/model, and feature bits
+ * CPUID as the core reports it (the user-mode runner answers with it; the Xen layer adds its leaves): a fixed vendor and family/model, and feature bits
  * derived only from the features the `Cpu` was constructed with, which in turn are the features
  * that have rows in the instruction table. A guest (glibc's ifunc resolvers, for one) must never
  * be told about an instruction the core would answer with #UD.
  *
  * Bit positions: SDM vol. 2A, CPUID, tables 3-10/3-11 (leaf 1), leaf 7 and leaf 8000_0001h.
  */
-import type { Cpu } from '../../x86/cpu.js';
+import type { Cpu } from './cpu.js';
 // The decoder must initialise before the table is first read (decoder -> table -> rows -> exec
 // -> decoder is a cycle that only resolves when it is entered at the decoder).
-import '../../x86/decoder.js';
-import type { Feature } from '../../x86/isa/types.js';
-import { ROWS } from '../../x86/isa/table.js';
+import './decoder.js';
+import type { Feature } from './isa/types.js';
+import { ROWS } from './isa/table.js';
 
 /** Every feature some table row belongs to: what the Cpu should be constructed with. */
 export function implementedFeatures(): Feature[] {
