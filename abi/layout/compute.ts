@@ -154,7 +154,7 @@ export function layoutOf<T extends Type>(t: T, arch: Arch, name?: string): Layou
     kind: r.kind,
     size,
     align,
-    fields,
+    fields: Object.freeze(fields),
     directed: fields.some((f) => f.dir !== undefined),
     outRanges,
     type: t,
@@ -212,7 +212,7 @@ function collect(
   }
 }
 
-function mergeRanges(ranges: (readonly [number, number])[]): (readonly [number, number])[] {
+function mergeRanges(ranges: (readonly [number, number])[]): readonly (readonly [number, number])[] {
   const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
   const out: [number, number][] = [];
   for (const [off, len] of sorted) {
@@ -220,6 +220,6 @@ function mergeRanges(ranges: (readonly [number, number])[]): (readonly [number, 
     if (last !== undefined && off <= last[0] + last[1]) last[1] = Math.max(last[1], off + len - last[0]);
     else out.push([off, len]);
   }
-  return out.map((r) => Object.freeze(r));
+  return Object.freeze(out.map((r) => Object.freeze(r)));
 }
 

@@ -16,6 +16,9 @@
  *
  * Over a `GuestMemory`, an access to an unreadable or unwritable address throws
  * `GuestMemoryFault` (the dispatcher's -EFAULT); over a DataView nothing is guest-dependent.
+ *
+ * Paths are checked by the compiler against the description, which covers both ABIs: a field of
+ * the other architecture (`user_regs.eip` in an x86_64 layout) type-checks and throws at run time.
  */
 import type { FieldLayout, Layout } from './compute.js';
 import { GuestMemoryFault, type GuestMemory } from './memory.js';
