@@ -80,13 +80,19 @@ export const XEN_FEATURE_BITS = {
 
 export type XenFeatureName = keyof typeof XEN_FEATURE_BITS;
 
-/** Names of the set bits of a submap-0 feature mask (unnamed bits as `bit<n>`). */
+/** Every XENFEAT_* of submap 0 by bit (xen/include/public/features.h), for display. */
+const XENFEAT_NAMES: readonly string[] = [
+  'writable_page_tables', 'writable_descriptor_tables', 'auto_translated_physmap', 'supervisor_mode_kernel',
+  'pae_pgdir_above_4gb', 'mmu_pt_update_preserve_ad', 'highmem_assist', 'gnttab_map_avail_bits',
+  'hvm_callback_vector', 'hvm_safe_pvclock', 'hvm_pirqs', 'dom0', 'grant_map_identity',
+  'memory_op_vnode_supported', 'ARM_SMCCC_supported', 'linux_rsdp_unrestricted', 'not_direct_mapped', 'direct_mapped',
+];
+
+/** Names of the set bits of a submap-0 feature mask (bits without a name as `bit<n>`). */
 export function featureNames(mask: number): string[] {
   const out: string[] = [];
   for (let bit = 0; bit < 32; bit++) {
-    if (((mask >>> bit) & 1) === 0) continue;
-    const name = Object.entries(XEN_FEATURE_BITS).find(([, b]) => b === bit)?.[0];
-    out.push(name ?? `bit${bit}`);
+    if (((mask >>> bit) & 1) !== 0) out.push(XENFEAT_NAMES[bit] ?? `bit${bit}`);
   }
   return out;
 }
