@@ -287,6 +287,26 @@ export class PvVcpu {
     this.bounce(this.eventCallback, -1, true, 'the event upcall');
   }
 
+  /** SCHEDOP_block put this vCPU to sleep until an event is deliverable. */
+  blocked = false;
+
+  /**
+   * SCHEDOP_block: idle until an upcall can be delivered (checked now, so a wake-up between
+   * the guest's check and the hypercall is not lost). The CPU leaves its run loop; whoever
+   * schedules the vCPUs skips time and calls `wake` when an event arrives.
+   */
+  block(): void {
+    if (this.upcallDeliverable()) return;
+    this.blocked = true;
+    this.cpu.stopRequested = true;
+  }
+
+  /** An event became pending for this vCPU: unblock it and look for the upcall. */
+  wake(): void {
+    this.blocked = false;
+    this.kick();
+  }
+
   /** Asks the core to look for a deliverable upcall at the next instruction boundary. */
   kick(): void {
     this.cpu.signalInterrupt();

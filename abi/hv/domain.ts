@@ -1,0 +1,54 @@
+/**
+ * A domain: its vCPUs, its memory (frames of the shared machine pool, and the P2M the builder
+ * hands over), its lifecycle (running, shut down for a reason, crashed), what it wrote to the
+ * hypervisor console, its vm_assist bits and its hypercall statistics. The hypercall families
+ * keep their own per-domain state (event channels, grant tables) beside it.
+ */
+import type { PvVcpu } from '../pv/vcpu.js';
+import { HypercallStats } from './stats.js';
+
+export type DomainState =
+  | { readonly kind: 'running' }
+  | { readonly kind: 'shutdown'; readonly reason: number; readonly code: number }
+  | { readonly kind: 'crashed'; readonly why: string };
+
+export class Domain {
+  readonly vcpus: PvVcpu[] = [];
+  readonly stats = new HypercallStats();
+  state: DomainState = { kind: 'running' };
+  /** SCHEDOP_shutdown_code: the code a later shutdown reports. */
+  shutdownCode = 0;
+  /** Bytes written with CONSOLEIO_write (Xen's console, not the PV console ring). */
+  readonly consoleOut: number[] = [];
+  /** Enabled VMASST_TYPE_* bits. */
+  vmAssist = 0;
+  /** Pseudo-physical → machine frame numbers (the builder's P2M). */
+  p2m: readonly number[] = [];
+  /** XENFEAT_* bits of submap 0 offered to this domain (only what is implemented). */
+  features = 0;
+  /** The domain handle (XENVER_guest_handle; the UUID of /vm/UUID). */
+  uuid = new Uint8Array(16);
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+  ) {}
+
+  get running(): boolean {
+    return this.state.kind === 'running';
+  }
+
+  /** Shuts the domain down (SCHEDOP_shutdown): every vCPU stops. */
+  shutdown(reason: number): void {
+    if (!this.running) return;
+    this.state = { kind: 'shutdown', reason, code: this.shutdownCode };
+    for (const v of this.vcpus) v.cpu.stopRequested = true;
+  }
+
+  /** Xen's domain_crash: the domain ends with a reason for the report. */
+  crash(why: string): void {
+    if (!this.running) return;
+    this.state = { kind: 'crashed', why };
+    for (const v of this.vcpus) v.cpu.stopRequested = true;
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The hypervisor as the PV64 vCPUs see it (`PvHypervisor`): the hypercall table, Xen's CPUID
+ * policy for a PV guest, the MSRs Xen emulates for PV, the deterministic time-stamp counter,
+ * and domain crashes. Families register themselves in `defaultTable`; everything else answers
+ * -ENOSYS and is counted as such.
+ */
+import { CpuidModel } from '../../x86/cpuid.js';
+import { NO_RETURN, type PvHypervisor, type PvVcpu } from '../pv/vcpu.js';
+import * as X from '../public/xen.js';
+import { callbackOp, fpuTaskswitch, iret, setCallbacks, setSegmentBase, setTrapTable, stackSwitch, vmAssist } from '../hypercall/cpu.js';
+import { consoleIo } from '../hypercall/console.js';
+import { schedOp, schedOpCompat } from '../hypercall/sched.js';
+import { HypercallTable } from '../hypercall/table.js';
+import { XEN_MAJOR, XEN_MINOR, xenVersion } from '../hypercall/version.js';
+import type { Domain } from './domain.js';
+
+/** The families implemented so far. */
+export function defaultTable(): HypercallTable {
+  return new HypercallTable()
+    .register(X.__HYPERVISOR_set_trap_table, setTrapTable)
+    .register(X.__HYPERVISOR_stack_switch, stackSwitch)
+    .register(X.__HYPERVISOR_set_callbacks, setCallbacks)
+    .register(X.__HYPERVISOR_fpu_taskswitch, fpuTaskswitch)
+    .register(X.__HYPERVISOR_sched_op_compat, schedOpCompat)
+    .register(X.__HYPERVISOR_xen_version, xenVersion)
+    .register(X.__HYPERVISOR_console_io, consoleIo)
+    .register(X.__HYPERVISOR_vm_assist, vmAssist)
+    .register(X.__HYPERVISOR_iret, iret)
+    .register(X.__HYPERVISOR_set_segment_base, setSegmentBase)
+    .register(X.__HYPERVISOR_sched_op, schedOp)
+    .register(X.__HYPERVISOR_callback_op, callbackOp);
+}
+
+const MSR_EFER = 0xc0000080;
+const MSR_FS_BASE = 0xc0000100;
+const MSR_GS_BASE = 0xc0000101;
+const MSR_SHADOW_GS_BASE = 0xc0000102;
+const MSR_APIC_BASE = 0x1b;
+const MSR_TSC = 0x10;
+const MSR_PAT = 0x277;
+/** Xen's fixed PAT for PV guests (reference §3.7): WB, WT, UC-, UC, WC, WP, UC, UC. */
+const PV_PAT: readonly [number, number] = [0x00070406, 0x00000501];
+
+const TWO32 = 4294967296;
+
+export class Xen implements PvHypervisor {
+  readonly table = defaultTable();
+  /** Which domain each vCPU belongs to. */
+  private readonly owner = new Map<PvVcpu, Domain>();
+  private readonly cpuidBase: CpuidModel;
+
+  constructor(readonly cpuFeatures: ReadonlySet<import('../../x86/isa/types.js').Feature>) {
+    this.cpuidBase = new CpuidModel(cpuFeatures);
+  }
+
+  attach(v: PvVcpu, d: Domain): void {
+    this.owner.set(v, d);
+    d.vcpus[v.id] = v;
+  }
+
+  domainOf(v: PvVcpu): Domain {
+    const d = this.owner.get(v);
+    if (d === undefined) throw new Error(`vCPU ${v.id} belongs to no domain`);
+    return d;
+  }
+
+  hypercall(v: PvVcpu, nr: number): number | typeof NO_RETURN {
+    const d = this.domainOf(v);
+    return this.table.call(nr, {
+      vcpu: v,
+      domain: d,
+      mem: v.mem,
+      arg: (k) => v.arg(k),
+      argHalves: (k) => v.argHalves(k),
+    });
+  }
+
+  /**
+   * Xen's PV CPUID policy (reference §3.7): the core's own leaves, the hypervisor bit, the
+   * system features the PV machine provides, and the Xen leaves at 0x40000000.
+   */
+  cpuid(v: PvVcpu, leaf: number, subleaf: number): readonly [number, number, number, number] {
+    if (leaf >= 0x40000000 && leaf < 0x40010000) return this.xenLeaf(v, leaf - 0x40000000, subleaf);
+    const r = [...this.cpuidBase.answer(leaf, subleaf)] as [number, number, number, number];
+    if (leaf === 1) {
+      r[2] = (r[2] | (1 << 31)) | 0; // hypervisor present
+      r[3] = (r[3] | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 16)) | 0; // TSC, MSR, PAE, PAT
+      r[1] = (r[1] & 0x00ffffff) | (v.id << 24); // initial APIC ID
+    }
+    return r;
+  }
+
+  private xenLeaf(v: PvVcpu, n: number, sub: number): [number, number, number, number] {
+    switch (n) {
+      case 0:
+        // Max leaf base+4: leaf 5 (machine address width) is left out so guests stay on grant v1.
+        return [0x40000004, 0x566e6558, 0x65584d4d, 0x4d4d566e]; // "XenVMMXenVMM"
+      case 1:
+        return [(XEN_MAJOR << 16) | XEN_MINOR, 0, 0, 0];
+      case 2:
+        // One hypercall page, MSR base 0x40000000, MMU_PT_UPDATE_PRESERVE_AD.
+        return [1, 0x40000000, 1, 0];
+      case 3:
+        if (sub === 0) return [0, 0, Math.round(TSC_HZ / 1000), 0];
+        return [0, 0, 0, 0];
+      default:
+        void v;
+        return [0, 0, 0, 0];
+    }
+  }
+
+  rdmsr(v: PvVcpu, index: number): readonly [number, number] | undefined {
+    const c = v.cpu;
+    switch (index) {
+      case MSR_FS_BASE:
+        return halves(c.segBase[4] as number);
+      case MSR_GS_BASE:
+        return halves(c.segBase[5] as number);
+      case MSR_SHADOW_GS_BASE:
+        return halves(v.inactiveGsBase);
+      case MSR_EFER:
+        return [c.efer & 0xd01, 0];
+      case MSR_APIC_BASE:
+        return [0xfee00800 | (v.id === 0 ? 0x100 : 0), 0];
+      case MSR_TSC:
+        return this.rdtsc(v);
+      case MSR_PAT:
+        return PV_PAT;
+      default:
+        return undefined;
+    }
+  }
+
+  wrmsr(v: PvVcpu, index: number, lo: number, hi: number): boolean {
+    const a = (hi | 0) * TWO32 + (lo >>> 0);
+    const canonical = a < 0x800000000000 && a >= -0x800000000000;
+    const c = v.cpu;
+    switch (index) {
+      case MSR_FS_BASE:
+        if (!canonical) return false;
+        c.segBase[4] = a;
+        return true;
+      case MSR_GS_BASE:
+        if (!canonical) return false;
+        c.segBase[5] = a;
+        return true;
+      case MSR_SHADOW_GS_BASE:
+        if (!canonical) return false;
+        v.inactiveGsBase = a;
+        return true;
+      case MSR_EFER:
+        // Accepted only if the value does not change (reference §3.7).
+        return hi === 0 && (lo & 0xd01) === (c.efer & 0xd01) && (lo & ~0xd01) === 0;
+      default:
+        return false;
+    }
+  }
+
+  /** Deterministic TSC: one tick per retired instruction at the nominal frequency (1 GHz). */
+  rdtsc(v: PvVcpu): readonly [number, number] {
+    return halves(v.cpu.retired);
+  }
+
+  crash(v: PvVcpu, reason: string): void {
+    this.owner.get(v)?.crash(reason);
+  }
+}
+
+/** The nominal TSC frequency (ticks per second): one tick per retired instruction, 1 GHz. */
+export const TSC_HZ = 1e9;
+
+function halves(v: number): [number, number] {
+  return [((v % TWO32) + TWO32) % TWO32 | 0, Math.floor(v / TWO32) | 0];
+}
