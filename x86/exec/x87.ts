@@ -814,7 +814,7 @@ export function f2xm1(c: Cpu, i: Insn): void {
  * Two-operand functions of ST(1) and ST(0) that store into ST(1) and pop: FYL2X, FYL2XP1,
  * FPATAN (SDM vol. 2). `f` gets the slots of ST(1) and ST(0), both numbers (not NaN).
  */
-function binaryPop(c: Cpu, i: Insn, f: (x: X87, y: number, v: number) => void): void {
+function binaryPop(c: Cpu, i: Insn, f: (x: X87, y: number, v: number) => void, zeroDivide?: (x: X87, y: number, v: number) => boolean): void {
   const x = begin(c, i, false);
   const t = x.top;
   const s = x.phys(1);
@@ -825,7 +825,12 @@ function binaryPop(c: Cpu, i: Insn, f: (x: X87, y: number, v: number) => void): 
     return;
   }
   if (x.kind(t) >= K_QNAN || x.kind(s) >= K_QNAN) nanResult(x, s, t);
-  else {
+  else if (zeroDivide?.(x, s, t) === true) {
+    // Zero divide outranks the denormal operand (measured with FYL2X): -+inf.
+    x.exc |= ZE;
+    x.set80(S_RES, x.isNeg(s) ? 0x7fff : 0xffff, 0x80000000 | 0, 0);
+    setC1(x, false);
+  } else {
     if (x.kind(t) === K_DENORMAL || x.kind(s) === K_DENORMAL) x.exc |= DE;
     if ((x.exc & ~x.fcw & DE) === 0) f(x, s, t);
     setC1(x, x.roundedUp);
@@ -835,12 +840,15 @@ function binaryPop(c: Cpu, i: Insn, f: (x: X87, y: number, v: number) => void): 
 
 /** FYL2X (y * log2(x)) and FYL2XP1 (y * log2(x + 1)): special operands by SDM vol. 2 tables 3-51, 3-52. */
 export function fyl2x(c: Cpu, i: Insn, plusOne: boolean): void {
+  const nonZero = (x: X87, k: number): boolean => x.kind(k) === K_NORMAL || x.kind(k) === K_DENORMAL;
   binaryPop(c, i, (x, ys, vs) => {
-    const y = x.v[ys] as number;
-    const v = x.v[vs] as number;
-    const finite = Number.isFinite(y) && Number.isFinite(v);
+    // Denormals as tiny doubles of their sign (their doubles would be zeros).
+    const tiny = (k: number): number => (x.kind(k) === K_DENORMAL ? (x.isNeg(k) ? -1e-300 : 1e-300) : (x.v[k] as number));
+    const y = tiny(ys);
+    const v = tiny(vs);
+    const one = x.se[vs] === 0x3fff && x.mhi[vs] === (0x80000000 | 0) && x.mlo[vs] === 0;
     x.roundedUp = false;
-    if (finite && y !== 0 && v !== 0 && (plusOne ? v > -1 : v > 0 && v !== 1)) {
+    if (nonZero(x, ys) && nonZero(x, vs) && (plusOne ? v > -1 : !x.isNeg(vs) && !one)) {
       if (plusOne) ylog2p1(x, ys, vs);
       else ylog2(x, ys, vs);
       return;
@@ -848,12 +856,11 @@ export function fyl2x(c: Cpu, i: Insn, plusOne: boolean): void {
     // Zeros, infinities, log of 1, out of domain: exact results or invalid, by IEEE doubles.
     const l = plusOne ? Math.log1p(v) / Math.LN2 : Math.log2(v);
     const r = y * l;
-    if (!plusOne && v === 0 && y !== 0 && Number.isFinite(y)) x.exc |= ZE;
     if (Number.isNaN(r)) {
       x.exc |= IE;
       x.setIndefinite(S_RES);
     } else x.setNumber(S_RES, r);
-  });
+  }, plusOne ? undefined : (x, ys, vs) => x.kind(vs) === K_ZERO && nonZero(x, ys));
 }
 
 /** FPATAN: ST(1) = atan2(ST(1), ST(0)), pop (SDM vol. 2 FPATAN table 3-30). */
