@@ -415,13 +415,22 @@ export class PageTypes {
    * user mapping gets GLOBAL (it survives the kernel/user root switch).
    */
   storeAdjustedL1(v: DataView, i: number, lo: number, hi: number, d: number, tableMfn: number): void {
-    const f = pteFlags(lo, hi);
-    if ((f & (_PAGE_GUEST_KERNEL | _PAGE_GLOBAL)) === (_PAGE_GUEST_KERNEL | _PAGE_GLOBAL)) {
-      this.diag({ code: 'global-kernel-page', domid: d, mfn: tableMfn, message: `L1 entry ${i} of frame 0x${tableMfn.toString(16)} maps a guest-kernel page with GLOBAL set (Xen warns "Global bit is set in kernel page")` });
-    }
+    this.noteGlobalKernel(lo, hi, d, tableMfn, i);
     const [nlo, nhi] = adjustL1(lo, hi);
     v.setUint32(i * 8, nlo, true);
     v.setUint32(i * 8 + 4, nhi, true);
+  }
+
+  /**
+   * `--strict`: a kernel mapping (no USER, or Xen's guest-kernel bit) with GLOBAL. Xen makes it
+   * USER and keeps GLOBAL, so it can survive the switch to the user root (Xen itself warns about
+   * the second form; Linux clears GLOBAL under PV for this reason).
+   */
+  noteGlobalKernel(lo: number, hi: number, d: number, tableMfn: number, i: number): void {
+    const f = pteFlags(lo, hi);
+    if ((lo & _PAGE_PRESENT) !== 0 && (f & _PAGE_GLOBAL) !== 0 && ((f & _PAGE_USER) === 0 || (f & _PAGE_GUEST_KERNEL) !== 0)) {
+      this.diag({ code: 'global-kernel-page', domid: d, mfn: tableMfn, message: `L1 entry ${i} of frame 0x${tableMfn.toString(16)} maps a guest-kernel page with GLOBAL set` });
+    }
   }
 
   /**

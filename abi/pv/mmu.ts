@@ -358,6 +358,7 @@ export class PvMmu implements PageOwnerPolicy {
     let nhi = hi >>> 0;
     if ((nlo & _PAGE_PRESENT) !== 0) {
       if (t.l1FlagsBad(nlo, nhi, ptDom)) return -XEN_EINVAL;
+      t.noteGlobalKernel(nlo, nhi, ptDom, l1mfn, index);
       [nlo, nhi] = adjustL1(nlo, nhi);
       // Same frame and same P/RW/cache bits: no reference changes (Xen's fast path).
       if (!pteChanged(olo, ohi, nlo, nhi)) {
