@@ -1,6 +1,7 @@
 /**
  * The bare test machine (harness/bare/): RAM, the devices, the Multiboot loader and its errors,
- * and the CLI's one-line errors. Running the test kernels is in bare-kernels.test.ts.
+ * the CLI's one-line errors, and small 32-bit guests (hello32, triple fault, HLT, the instruction
+ * limit). The long-mode test kernel runs in bare-kernels.pending-test.ts.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import {
   loadMultiboot,
 } from '../../harness/bare/multiboot.js';
 import { BareRam } from '../../harness/bare/ram.js';
+import { runBareMachine } from '../../harness/bare/machine.js';
 import { Uart16550 } from '../../harness/bare/uart16550.js';
 import { UserError } from '../../harness/errors.js';
 import { ROOT, runCli } from '../support/cli.js';
@@ -361,5 +363,80 @@ describe('xenlab x86 boot-bare: user errors', () => {
     const r = await runCli(['x86', 'boot-bare', f, '--mem', '4']);
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(`xenlab: ${f}: a loadable segment at 0x100000-0x900000 does not fit in 4 MiB of RAM (raise --mem)\n`);
+  });
+});
+
+describe('bare machine runs (32-bit protected mode)', () => {
+  const dir = scratchDir('bare-run');
+  const le = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+
+  it('hello32 prints hello and exits through isa-debug-exit: status 1 (pass)', () => {
+    const r = runBareMachine({ image: join(IMAGES, 'hello32.elf') });
+    expect(r.output).toBe('hello\n');
+    expect(r.reason).toBe('debug-exit');
+    expect(r.debugExitValue).toBe(0);
+    expect(r.exitCode).toBe(1);
+    expect(r.tsc).toBe(r.retired);
+  });
+
+  it('is deterministic: the same image gives the same output, instructions and TSC', () => {
+    const a = runBareMachine({ image: join(IMAGES, 'hello32.elf'), memMiB: 16 });
+    const b = runBareMachine({ image: join(IMAGES, 'hello32.elf'), memMiB: 16, jit: false });
+    expect([b.output, b.retired, b.tsc, b.exitCode]).toEqual([a.output, a.retired, a.tsc, a.exitCode]);
+  });
+
+  it('a triple fault ends the run with a register dump and status 4, never a host exception', () => {
+    // LIDT with limit 0, then INT3: #GP -> #DF -> shutdown.
+    const ptr = LOAD_AT + 32 + 8;
+    const img = kludgeImage([0x0f, 0x01, 0x1d, ...le(ptr), 0xcc, 0, 0, 0, 0, 0, 0]);
+    const r = runBareMachine({ image: { name: 'tf.bin', bytes: img } });
+    expect(r.reason).toBe('shutdown');
+    expect(r.exitCode).toBe(4);
+    expect(r.message).toMatch(/^guest shut down \(.*triple fault.*\) at rip 0x/);
+    expect(r.registerDump).toMatch(/RAX=000000002badb002 /);
+    expect(r.registerDump).toMatch(/\nRIP=[0-9a-f]{16} RFLAGS=[0-9a-f]{8} CPL=0 mode=32-bit/);
+    expect(r.registerDump).toMatch(/\nES=0010 CS=0008 SS=0010 DS=0010 FS=0010 GS=0010 /);
+    expect(r.registerDump).toMatch(/\nCR0=00000011 CR2=0x0 CR3=0x0 CR4=00000000 EFER=0\n/);
+  });
+
+  it('HLT with interrupts disabled ends the run: status 0', () => {
+    const r = runBareMachine({ image: { name: 'halt.bin', bytes: kludgeImage([0xfa, 0xf4]) } });
+    expect(r.reason).toBe('halted');
+    expect(r.exitCode).toBe(0);
+    expect(r.message).toBe('guest halted with interrupts disabled at rip 0x100022 after 2 instructions');
+  });
+
+  it('HLT with interrupts enabled and no timer armed ends the run too', () => {
+    // MOV ESP, 0x90000; PUSH 0x202; POPF (IF = 1); HLT
+    const code = [0xbc, 0, 0, 9, 0, 0x68, 0x02, 0x02, 0, 0, 0x9d, 0xf4];
+    const r = runBareMachine({ image: { name: 'idle.bin', bytes: kludgeImage(code) } });
+    expect(r.reason).toBe('halted');
+    expect(r.exitCode).toBe(0);
+    expect(r.message).toMatch(/^guest halted with interrupts enabled and nothing to wake it \(no timer armed\)/);
+  });
+
+  it('the instruction limit ends a hung guest: status 6 and a register dump', () => {
+    const r = runBareMachine({ image: { name: 'spin.bin', bytes: kludgeImage([0xeb, 0xfe]) }, maxInsns: 100_000 });
+    expect(r.reason).toBe('insn-limit');
+    expect(r.exitCode).toBe(6);
+    expect(r.retired).toBeGreaterThanOrEqual(100_000);
+    expect(r.message).toMatch(/^instruction limit reached: \d+ instructions retired \(raise --max-insns\)$/);
+    expect(r.registerDump).toMatch(/\nRIP=0000000000100020 /);
+  });
+
+  it('the CLI: COM1 on stdout, the debug-exit status as the exit status, --stats on stderr', async () => {
+    const r = await runCli(['x86', 'boot-bare', join(IMAGES, 'hello32.elf'), '--stats']);
+    expect(r.stdout).toBe('hello\n');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^xenlab: \d+ instructions retired, TSC \d+, [\d.]+ s wall \([\d.]+ MIPS\); guest wrote 0 to isa-debug-exit \(exit status 1\)\n$/);
+  });
+
+  it('the CLI: a hung guest names the limit and dumps registers on stderr', async () => {
+    const f = join(dir, 'spin.bin');
+    writeFileSync(f, kludgeImage([0xeb, 0xfe]));
+    const r = await runCli(['x86', 'boot-bare', f, '--max-insns', '5000']);
+    expect(r.status).toBe(6);
+    expect(r.stderr.split('\n')[0]).toMatch(/^xenlab: instruction limit reached: \d+ instructions retired \(raise --max-insns\)$/);
+    expect(r.stderr).toMatch(/\nRIP=0000000000100020 /);
   });
 });
