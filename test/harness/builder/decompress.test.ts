@@ -1,4 +1,3 @@
-import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -90,28 +89,6 @@ describe('kernel decompression', () => {
       );
     });
   }
-
-  it('hostile input: corrupted or cut samples of every format decompress or fail with a bad-file error', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...FORMATS),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
-        fc.option(fc.nat(), { nil: undefined }),
-        async (f, pokes, cut) => {
-          const b = sample(f.sample).slice();
-          for (const [at, v] of pokes) b[at % b.length] = v;
-          const input = cut === undefined ? b : b.subarray(0, cut % b.length);
-          try {
-            await decompress(input, f.format, { name: 'fuzz.img', maxBytes: 1 << 18 });
-            return true;
-          } catch (e) {
-            return e instanceof UserError && e.code === 'bad-file' && e.message.startsWith('fuzz.img: ') && !e.message.includes('\n');
-          }
-        },
-      ),
-      { numRuns: 300 },
-    );
-  });
 
   describe('LZO1X blocks', () => {
     it('decodes literals, matches and the end marker; refuses a match before the start', () => {
