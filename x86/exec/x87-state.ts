@@ -4,11 +4,9 @@
  *
  * Representation. Each physical register R0-R7 is held as its exact 80-bit pattern: `se` (sign
  * and 15-bit exponent), `mhi`/`mlo` (the 64-bit significand, explicit integer bit included, as
- * int32 halves). Next to it, `v` caches the value rounded to a JS double (to nearest), which the
- * arithmetic works on. So moves, loads and stores, integer conversions, FRNDINT, FCHS, FABS,
- * FXTRACT, FSCALE and comparisons are exact on the 80-bit pattern, while +, -, *, /, square root
- * and the transcendental functions compute in double precision (53-bit significand, double's
- * exponent range). docs/x87.md lists which operation is exact.
+ * int32 halves). Next to it, `v` caches the value rounded to a JS double, used only to classify
+ * special operands. Arithmetic is exact on the patterns: x87-soft.ts (+, -, *, /, square root,
+ * FSCALE, FPREM) and x87-trans.ts (transcendentals); docs/x87.md lists what is exact.
  *
  * Slots 8 and 9 past the eight registers are scratch: a memory operand converted to 80 bits, and
  * a result before it is committed (an unmasked exception leaves the destination unchanged).

@@ -17,7 +17,7 @@ import { CF, OF, PF, SF as SF_FLAG, AF, ZF } from '../isa/types.js';
 import { ea } from './operands.js';
 import {
   BUSY, C0, C1, C2, C3, CC, DE, ES, EXC, IE, K_DENORMAL, K_INF, K_NORMAL, K_QNAN, K_SNAN, K_UNSUPPORTED, K_ZERO,
-  OE, PE, RC_DOWN, RC_NEAREST, RC_UP, RC_ZERO, S_MEM, S_RES, SF, UE, ZE, type X87,
+  OE, PE, RC_NEAREST, RC_UP, S_MEM, S_RES, SF, UE, ZE, type X87,
 } from './x87-state.js';
 import { add80, div80, mul80, rem80, scaleBy, sqrt80 } from './x87-soft.js';
 import { atan2x, exp2m1, trig80, ylog2, ylog2p1 } from './x87-trans.js';
@@ -195,99 +195,7 @@ function nanUnary(x: X87, a: number): boolean {
   return true;
 }
 
-// ---- error terms for correct directed rounding of double results ---------------------------
-
-const SPLIT = 134217729; // 2^27 + 1 (Dekker)
-
-/** The rounding error of p = a*b for a, b in [1, 4): exact (Dekker's two-product). */
-function mulErr(a: number, b: number, p: number): number {
-  let t = SPLIT * a;
-  const ah = t - (t - a);
-  const al = a - ah;
-  t = SPLIT * b;
-  const bh = t - (t - b);
-  const bl = b - bh;
-  return ah * bh - p + ah * bl + al * bh + al * bl;
-}
-
-/**
- * Rounds a double result r, whose exact value lies on side `errSign` of it, to the precision
- * and rounding controls, sets PE and C1, and stores r * 2^scale in S_RES. Arithmetic passes
- * operands scaled into [1, 2) and the exponent separately, so results keep the 80-bit format's
- * exponent range; overflow and underflow are then detected against that range by `scale80`.
- * `finite` says the operands were finite (an infinite r is then an overflow).
- */
-function finish(x: X87, r: number, errSign: number, finite: boolean, scale = 0): void {
-  const rc = x.rc();
-  let up = false;
-  if (!Number.isFinite(r)) {
-    if (finite) {
-      x.exc |= OE | PE;
-      const neg = r < 0;
-      const toInf = rc === RC_NEAREST || (rc === RC_UP && !neg) || (rc === RC_DOWN && neg);
-      if (!toInf) r = neg ? -Number.MAX_VALUE : Number.MAX_VALUE;
-      up = toInf;
-    }
-  } else if ((x.fcw & 0x300) === 0) {
-    const s = roundSingle(x, r, errSign, rc);
-    if (errSign !== 0 || s !== r) {
-      up = Math.abs(s) > Math.abs(r) || (s === r && Math.sign(errSign) === -Math.sign(r));
-      x.exc |= PE;
-    }
-    r = s;
-  } else if (errSign !== 0) {
-    x.exc |= PE;
-    if (rc === RC_DOWN && errSign < 0) r = x.nextDown(r);
-    else if (rc === RC_UP && errSign > 0) r = x.nextUp(r);
-    else if (rc === RC_ZERO && ((r > 0 && errSign < 0) || (r < 0 && errSign > 0))) r = r > 0 ? x.nextDown(r) : x.nextUp(r);
-    // Rounded up in magnitude: the exact value lies between zero and the result.
-    up = rc === RC_NEAREST ? Math.sign(errSign) === -Math.sign(r) : (rc === RC_UP && r > 0) || (rc === RC_DOWN && r < 0);
-  }
-  x.roundedUp = up;
-  x.setNumber(S_RES, r);
-  const kd = x.kind(S_RES);
-  if (scale !== 0 && (kd === K_NORMAL || kd === K_DENORMAL)) {
-    const before = x.exc;
-    x.scale80(S_RES, scale);
-    if ((x.exc & ~before & (OE | UE)) !== 0) up = x.roundedUp;
-  }
-  setC1(x, up);
-}
-
-/**
- * Precision control "single" (FCW.PC = 00, SDM vol. 1 §8.1.5.2): the significand is rounded to
- * 24 bits, the exponent range stays. Uses only the sign of the remaining error.
- */
-function roundSingle(x: X87, r: number, errSign: number, rc: number): number {
-  if (r === 0) return r;
-  const e = x.ilogb(r);
-  const t = x.ldexp(r, 23 - e); // |t| in [2^23, 2^24): exact
-  const neg = t < 0;
-  const m = Math.abs(t);
-  let fl = Math.floor(m);
-  let frac = m - fl;
-  const es = neg ? -errSign : errSign; // error sign on the magnitude
-  if (frac === 0 && es === 0) return r;
-  if (frac === 0 && es < 0) {
-    fl -= 1;
-    frac = 1;
-  }
-  let inc: boolean;
-  if (rc === RC_NEAREST) inc = frac > 0.5 || (frac === 0.5 && (es > 0 || (es === 0 && fl % 2 === 1)));
-  else if (rc === RC_ZERO) inc = false;
-  else inc = (rc === RC_UP) !== neg;
-  const q = inc ? fl + 1 : fl;
-  return x.ldexp(neg ? -q : q, e - 23);
-}
-
-/**
- * Slot k (finite, non-zero) as a significand rounded to a double in [1, 2] (with sign) and an
- * exponent, so that arithmetic covers the 80-bit exponent range.
- */
-function split(x: X87, k: number): number {
-  const m = x.significand(k);
-  return x.isNeg(k) ? -m : m;
-}
+// ---- arithmetic core -------------------------------------------------------------------------
 
 /**
  * S_RES = a op b (slots), op one of OP_*, exactly rounded (x87-soft.ts). Exception precedence
