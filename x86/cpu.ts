@@ -855,8 +855,11 @@ export class Cpu {
       }
       if (this.halted) break;
       try {
-        if (((this.flags & this.traceMask) !== 0 || this.breakpoints) && this.system) this.stepTraced();
-        else this.runBlocks(end);
+        // One instruction at a time for TF, instruction breakpoints, and the instruction in an
+        // interrupt shadow (STI, MOV SS) while an interrupt poll waits for it to retire.
+        if (this.system && ((this.flags & this.traceMask) !== 0 || this.breakpoints || (this.interruptCheck && this.retired < this.shadowEnd))) {
+          this.stepTraced();
+        } else this.runBlocks(end);
       } catch (e) {
         if (!(e instanceof Fault)) throw e;
         if (!e.trap) this.rip = this.insnStart;
@@ -959,6 +962,8 @@ export class Cpu {
     const slot = pn & (TLB_SIZE - 1);
     const tags = this.tlbTag[AccessKind.Fetch] as Float64Array;
     if (tags[slot] === pn) return (this.tlbView[AccessKind.Fetch] as (DataView | undefined)[])[slot];
+    // A fetch fault here belongs to the instruction at `rip` (the branch to it completed).
+    this.insnStart = rip;
     return this.page(rip, AccessKind.Fetch);
   }
 

@@ -4,6 +4,7 @@
  * hypervisor console, its vm_assist bits and its hypercall statistics. The hypercall families
  * keep their own per-domain state (event channels, grant tables) beside it.
  */
+import type { EventChannels } from '../evtchn/channels.js';
 import type { PvVcpu } from '../pv/vcpu.js';
 import { HypercallStats } from './stats.js';
 
@@ -28,6 +29,8 @@ export class Domain {
   features = 0;
   /** The domain handle (XENVER_guest_handle; the UUID of /vm/UUID). */
   uuid = new Uint8Array(16);
+  /** Its event channels (set when the domain is created in the hypervisor). */
+  evtchn: EventChannels | undefined = undefined;
 
   constructor(
     readonly id: number,

@@ -9,6 +9,8 @@ import { NO_RETURN, type PvHypervisor, type PvVcpu } from '../pv/vcpu.js';
 import * as X from '../public/xen.js';
 import { callbackOp, fpuTaskswitch, iret, setCallbacks, setSegmentBase, setTrapTable, stackSwitch, vmAssist } from '../hypercall/cpu.js';
 import { consoleIo } from '../hypercall/console.js';
+import { eventChannelOp, eventChannelOpCompat, type ChannelsOf } from '../hypercall/event-channel.js';
+import { EventHub } from '../evtchn/channels.js';
 import { schedOp, schedOpCompat } from '../hypercall/sched.js';
 import { HypercallTable } from '../hypercall/table.js';
 import { XEN_MAJOR, XEN_MINOR, xenVersion } from '../hypercall/version.js';
@@ -28,8 +30,16 @@ export function defaultTable(): HypercallTable {
     .register(X.__HYPERVISOR_iret, iret)
     .register(X.__HYPERVISOR_set_segment_base, setSegmentBase)
     .register(X.__HYPERVISOR_sched_op, schedOp)
-    .register(X.__HYPERVISOR_callback_op, callbackOp);
+    .register(X.__HYPERVISOR_callback_op, callbackOp)
+    .register(X.__HYPERVISOR_event_channel_op, eventChannelOp(channelsOf))
+    .register(X.__HYPERVISOR_event_channel_op_compat, eventChannelOpCompat(channelsOf));
 }
+
+const channelsOf: ChannelsOf = (ctx) => {
+  const ec = ctx.domain.evtchn;
+  if (ec === undefined) throw new Error(`domain ${ctx.domain.id} has no event channels`);
+  return ec;
+};
 
 const MSR_EFER = 0xc0000080;
 const MSR_FS_BASE = 0xc0000100;
@@ -45,6 +55,8 @@ const TWO32 = 4294967296;
 
 export class Xen implements PvHypervisor {
   readonly table = defaultTable();
+  /** Event channels of every domain, and the host's backends as domain 0. */
+  readonly events = new EventHub();
   /** Which domain each vCPU belongs to. */
   private readonly owner = new Map<PvVcpu, Domain>();
   private readonly cpuidBase: CpuidModel;
@@ -56,6 +68,20 @@ export class Xen implements PvHypervisor {
   attach(v: PvVcpu, d: Domain): void {
     this.owner.set(v, d);
     d.vcpus[v.id] = v;
+  }
+
+  /**
+   * Gives `d` its event channels, over its shared_info frame (a DataView over the machine frame;
+   * undefined until the builder has one) — set-pending kicks the vCPU it targets.
+   */
+  addEvents(d: Domain, sharedInfo: DataView | undefined): void {
+    d.evtchn = this.events.add(d.id, {
+      sharedInfo,
+      get nrVcpus() {
+        return d.vcpus.length;
+      },
+      kick: (vcpu) => d.vcpus[vcpu]?.wake(),
+    });
   }
 
   domainOf(v: PvVcpu): Domain {

@@ -58,7 +58,8 @@ export const RF_VIF = 1 << 19;
 export const RF_VIP = 1 << 20;
 export const RF_ID = 1 << 21;
 
-// MSRs the CPU owns itself (others go to CpuHooks.rdmsr/wrmsr).
+// MSR numbers. The CPU owns EFER, STAR/LSTAR/CSTAR/SFMASK, FS/GS/KERNEL_GS base, SYSENTER_*,
+// TSC_AUX and PAT itself (exec/system.ts); the rest (APIC_BASE, TSC_DEADLINE...) go to CpuHooks.rdmsr/wrmsr.
 export const MSR_TSC = 0x10;
 export const MSR_APIC_BASE = 0x1b;
 export const MSR_SYSENTER_CS = 0x174;
