@@ -398,7 +398,11 @@ export class Cpu {
     if (tags[slot] === pn) return (this.tlbView[kind] as (DataView | undefined)[])[slot];
     const mem = this.mem;
     const view = mem.lookup(la, kind, this.user);
-    const lf = mem.lookupFlags ?? 0;
+    let lf = mem.lookupFlags ?? 0;
+    if (this.dataBreakpointPages.size > 0 && this.dataBreakpointPages.has(pn) && kind !== AccessKind.Fetch) {
+      this.checkDataBreakpoints(la, kind);
+      lf |= LOOKUP_NOCACHE;
+    }
     // Writes to frames holding decoded code stay on the slow path so they can invalidate blocks;
     // so do pages the memory asks not to cache (a frame with a write observer).
     if (view !== undefined && (lf & LOOKUP_NOCACHE) === 0 && !(kind === AccessKind.Write && this.codeViews.has(view))) {
@@ -728,12 +732,43 @@ export class Cpu {
     this.flagsChanged(old);
   }
 
-  /** DR7 changed: instruction breakpoints make the run loop check every instruction's address. */
+  /**
+   * DR7 or DR0-3 changed. Any enabled breakpoint makes the run loop step one instruction at a
+   * time; the pages of data breakpoints are kept out of the TLB so every access to them goes
+   * through `page`, which records hits (SDM vol. 3 §17.2.4-17.3.1.2).
+   */
   debugRegistersChanged(): void {
-    this.breakpoints = this.system && ((this.dr[7] as number) & 0xff) !== 0;
+    const dr7 = this.dr[7] as number;
+    this.breakpoints = this.system && (dr7 & 0xff) !== 0;
+    this.dataBreakpointPages.clear();
+    for (let k = 0; k < 4 && this.breakpoints; k++) {
+      const rw = (dr7 >>> (16 + 4 * k)) & 3;
+      if (((dr7 >>> (2 * k)) & 3) === 0 || rw === 0 || rw === 2) continue;
+      const a = this.dr[k] as number;
+      this.dataBreakpointPages.add(pageOf(a));
+      this.dataBreakpointPages.add(pageOf(a + 7));
+    }
+    this.flushTlb();
   }
   /** Some DR0-3 breakpoint is enabled in DR7 (checked by the single-step path). */
   breakpoints = false;
+  /** Linear pages holding an enabled data breakpoint (never cached in the TLB). */
+  private readonly dataBreakpointPages = new Set<number>();
+  /** DR6 B0-B3 bits of data breakpoints hit by the current instruction. */
+  private dataBreakpointHits = 0;
+
+  /** Records a data-breakpoint hit for an access at `la` (its first byte: a documented simplification). */
+  private checkDataBreakpoints(la: number, kind: AccessKind): void {
+    const dr7 = this.dr[7] as number;
+    for (let k = 0; k < 4; k++) {
+      if (((dr7 >>> (2 * k)) & 3) === 0) continue;
+      const rw = (dr7 >>> (16 + 4 * k)) & 3;
+      if (rw === 0 || rw === 2 || (rw === 1 && kind !== AccessKind.Write)) continue;
+      const len = [1, 2, 8, 4][(dr7 >>> (18 + 4 * k)) & 3] as number;
+      const start = Math.floor((this.dr[k] as number) / len) * len;
+      if (la >= start && la < start + len) this.dataBreakpointHits |= 1 << k;
+    }
+  }
 
   /** Call after writing `flags` directly with system bits possibly changed. */
   flagsChanged(old: number): void {
@@ -938,12 +973,15 @@ export class Cpu {
     const nxt = rip + i.len;
     this.rip = this.mode === 64 ? nxt : this.mode === 32 ? nxt >>> 0 : nxt & 0xffff;
     const rfBefore = this.flags & RF_RF;
+    this.dataBreakpointHits = 0;
     i.exec(this, i);
     this.retired++;
     // RF is cleared after an instruction completes, unless that instruction (IRET, POPF) set it.
     if (rfBefore !== 0 && (this.flags & RF_RF) !== 0) this.flags &= ~RF_RF;
-    if (!traced || suppressed || this.shutdownReason !== undefined) return;
-    this.dr[6] = ((this.dr[6] as number) | DR6_BS) >>> 0;
+    const hits = this.dataBreakpointHits;
+    if ((!traced && hits === 0) || suppressed || this.shutdownReason !== undefined) return;
+    // Data breakpoints and single-step are both traps after the instruction: one #DB reports both.
+    this.dr[6] = (((this.dr[6] as number) & ~0xf) | hits | (traced ? DR6_BS : 0)) >>> 0;
     throw new Fault(DB, -1, 0, true);
   }
 

@@ -289,6 +289,30 @@ describe('single-step and control registers', () => {
     expect(m.cpu.dr[6]! & 0x4000).toBe(0x4000);
   });
 
+  it('instruction and data breakpoints: #DB fault at the address, #DB trap after the write, DR6 bits', () => {
+    const m = machine();
+    const c = m.cpu;
+    c.dr[0] = KCODE + 1; // execute breakpoint on the second NOP
+    c.dr[1] = DATA + 8; // write breakpoint, 4 bytes
+    c.dr[7] = 0x400 | 1 | (1 << 2) | (((1 << 0) | (3 << 2)) << 20); // L0 (exec), L1 (write, len 4)
+    c.debugRegistersChanged();
+    m.cpu.setReg64(3, DATA + 8, 0);
+    runAt(m, KCODE, [0x90, 0x90]);
+    expect(c.rip).toBe(HANDLERS + 1 * 16 + 1);
+    expect(m.ram.get64(rsp(c))).toBe(BigInt(KCODE + 1)); // a fault: RIP at the instruction
+    expect(c.dr[6]! & 0xf).toBe(1);
+    const m2 = machine();
+    const c2 = m2.cpu;
+    c2.dr[1] = DATA + 8;
+    c2.dr[7] = 0x400 | (1 << 2) | (((1 << 0) | (3 << 2)) << 20);
+    c2.debugRegistersChanged();
+    c2.setReg64(3, DATA + 8, 0);
+    runAt(m2, KCODE, [0x8b, 0x03, 0x89, 0x03, 0x90]); // mov eax,[rbx] (no hit); mov [rbx],eax (hit)
+    expect(c2.rip).toBe(HANDLERS + 1 * 16 + 1);
+    expect(m2.ram.get64(rsp(c2))).toBe(BigInt(KCODE + 4)); // a trap: after the write
+    expect(c2.dr[6]! & 0xf).toBe(2);
+  });
+
   it('reserved CR4 bits, EFER bits and non-canonical MSR values are #GP(0)', () => {
     for (const [code, setup] of [
       [[0x0f, 0x22, 0xe0], (c: Cpu) => c.setReg64(0, 1 << 12, 0)], // mov cr4, rax (LA57)
