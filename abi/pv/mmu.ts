@@ -112,6 +112,11 @@ export interface MmuEffects {
   readonly newUserBaseptr: Set<number>;
   /** vCPUs whose LDT (vcpus[v].ldtBase / ldtEnts) changed. */
   readonly ldt: Set<number>;
+  /**
+   * Frames whose contents Xen changed other than as page-table entries (plain mmu_update writes,
+   * CLEAR_PAGE, COPY_PAGE's destination): the CPU must forget code decoded from them.
+   */
+  readonly written: number[];
 }
 
 export interface MmuResult {
@@ -166,7 +171,7 @@ function canonical(va: number): boolean {
 }
 
 function emptyEffects(): MmuEffects {
-  return { flush: new Set(), invlpg: [], newBaseptr: new Set(), newUserBaseptr: new Set(), ldt: new Set() };
+  return { flush: new Set(), invlpg: [], newBaseptr: new Set(), newUserBaseptr: new Set(), ldt: new Set(), written: [] };
 }
 
 /** A 64-bit guest word as a sign-extended number (exact for canonical addresses). */
@@ -259,7 +264,7 @@ export class PvMmu implements PageOwnerPolicy {
         case MMU_PT_UPDATE_NO_TRANSLATE: {
           rc = (pgOwner !== DOMID_IO ? this.xsmTarget(pgOwner) : 0) || this.xsmTarget(ptOwner);
           if (rc !== 0) break;
-          rc = this.normalUpdate(req, cmd, ptOwner, pgOwner);
+          rc = this.normalUpdate(req, cmd, ptOwner, pgOwner, effects);
           if (rc === 1) {
             flushLinear = true;
             rc = 0;
@@ -294,7 +299,7 @@ export class PvMmu implements PageOwnerPolicy {
   }
 
   /** MMU_NORMAL_PT_UPDATE and friends: 0, 1 (done; an L2-L4 entry changed), or a negative errno. */
-  private normalUpdate(req: MmuUpdateReq, cmd: number, ptOwner: number, pgOwner: number): number {
+  private normalUpdate(req: MmuUpdateReq, cmd: number, ptOwner: number, pgOwner: number, effects: MmuEffects): number {
     const t = this.types;
     const m = t.mem;
     const gmfn = (req.ptrHi >>> 0) * 0x100000 + (req.ptrLo >>> 12);
@@ -315,14 +320,14 @@ export class PvMmu implements PageOwnerPolicy {
           if (rc === 0) rc = 1;
           break;
         case PageType.Writable:
-          this.plainWrite(gmfn, index, req);
+          this.plainWrite(gmfn, index, req, effects);
           rc = 0;
           break;
         default:
           break;
       }
     } else if (t.getPageType(gmfn, PageType.Writable) === 0) {
-      this.plainWrite(gmfn, index, req);
+      this.plainWrite(gmfn, index, req, effects);
       t.putPageType(gmfn);
       rc = 0;
     }
@@ -330,8 +335,9 @@ export class PvMmu implements PageOwnerPolicy {
     return rc;
   }
 
-  private plainWrite(mfn: number, index: number, req: MmuUpdateReq): void {
+  private plainWrite(mfn: number, index: number, req: MmuUpdateReq, effects: MmuEffects): void {
     const v = this.types.mem.view(mfn);
+    effects.written.push(mfn);
     v.setUint32(index * 8, req.valLo >>> 0, true);
     v.setUint32(index * 8 + 4, req.valHi >>> 0, true);
     if (this.strict) {
@@ -533,6 +539,7 @@ export class PvMmu implements PageOwnerPolicy {
         }
         const v = t.mem.view(mfn);
         new Uint8Array(v.buffer, v.byteOffset, 4096).fill(0);
+        effects.written.push(mfn);
         t.putPageAndType(mfn);
         return 0;
       }
@@ -549,6 +556,7 @@ export class PvMmu implements PageOwnerPolicy {
         const s = t.mem.view(src);
         const d = t.mem.view(dst);
         new Uint8Array(d.buffer, d.byteOffset, 4096).set(new Uint8Array(s.buffer, s.byteOffset, 4096));
+        effects.written.push(dst);
         t.putPageAndType(dst);
         t.putPage(src);
         return 0;

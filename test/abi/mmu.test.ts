@@ -310,7 +310,7 @@ describe('mmu_update', () => {
 
   it('writes a frame that is not a live page table plainly, and refuses a descriptor page', () => {
     const { d1, f, get, types } = setup();
-    expect(d1.mmuUpdate(0, [ptUpdate(f(9), 3, 0x12345678, 0x9abcdef0)]).rc).toBe(0);
+    expect(d1.mmuUpdate(0, [ptUpdate(f(9), 3, 0x12345678, 0x9abcdef0)])).toMatchObject({ rc: 0, effects: { written: [f(9)] } });
     expect(get(f(9), 3)).toEqual([0x12345678, 0x9abcdef0]);
     expect(types.getPageAndType(f(11), PageType.SegDesc, 1)).toBe(0);
     expect(d1.mmuUpdate(0, [ptUpdate(f(11), 0, 1, 0)]).rc).toBe(-XEN_EINVAL);
@@ -434,7 +434,7 @@ describe('mmuext_op', () => {
   it('CLEAR_PAGE and COPY_PAGE need frames the domain owns that can be writable', () => {
     const { ext, f, q, mem, get, put } = setup();
     put(f(9), 0, [1, 2]);
-    expect(ext(MMUEXT_COPY_PAGE, f(10), f(9)).rc).toBe(0);
+    expect(ext(MMUEXT_COPY_PAGE, f(10), f(9)).effects.written).toEqual([f(10)]);
     expect(get(f(10), 0)).toEqual([1, 2]);
     expect(ext(MMUEXT_CLEAR_PAGE, f(10)).rc).toBe(0);
     expect(get(f(10), 0)).toEqual([0, 0]);
