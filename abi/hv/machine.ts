@@ -239,7 +239,12 @@ export class MachineMemory implements PhysicalMemory {
    */
   release(mfn: number): boolean {
     if (!this.valid(mfn) || ((this.flags[mfn] as number) & F_ALLOCATED) === 0) return false;
-    this.flags[mfn] = (this.flags[mfn] as number) & ~F_ALLOCATED;
+    const flags = this.flags[mfn] as number;
+    this.flags[mfn] = flags & ~F_ALLOCATED;
+    // A Xen-heap page shared writable holds its writable type for as long as it is allocated.
+    if ((flags & F_XEN_HEAP) !== 0 && this.type[mfn] === PageType.Writable && (this.typeCount[mfn] as number) > 0) {
+      this.typeCount[mfn] = (this.typeCount[mfn] as number) - 1;
+    }
     this.putRef(mfn);
     return true;
   }

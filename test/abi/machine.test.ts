@@ -99,6 +99,16 @@ describe('MachineMemory', () => {
     expect(paging.translate(M2P_VIRT_START + 2048 * 8 + 4096 * 4, AccessKind.Read, true)).toBeInstanceOf(Fault);
   });
 
+  it('shares Xen-heap pages with a domain outside its P2M, writable ones typed writable for good', () => {
+    const m = new MachineMemory({ frames: 1024, seed: 4 });
+    const mfn = m.allocXenHeapPage(1, true) as number;
+    expect(m.owner[mfn]).toBe(1);
+    expect(m.m2pGet(mfn)).toBe(INVALID_M2P_ENTRY);
+    expect(m.typeCount[mfn]).toBe(1);
+    expect(m.release(mfn)).toBe(true);
+    expect(m.owner[mfn]).toBe(OWNER_FREE);
+  });
+
   it('refuses a pool too small for the M2P and the low MiB', () => {
     expect(() => new MachineMemory({ frames: 100, seed: 1 })).toThrow(RangeError);
   });
