@@ -817,6 +817,14 @@ export class Cpu {
     this.blockBroken = true;
   }
 
+  /**
+   * The driver wrote frame `view` behind the CPU's back (a hypervisor's page copy or clear):
+   * the blocks decoded from it go, as if the guest had written it.
+   */
+  invalidateFrame(view: DataView): void {
+    this.invalidateView(view);
+  }
+
   /** Forgets every decoded block (the driver changed code behind the CPU's back, or the mode changed). */
   invalidateAllCode(): void {
     for (const b of this.blocks.values()) for (let x: Block | undefined = b; x !== undefined; x = x.alt) x.live = false;
