@@ -5,7 +5,10 @@
  * keep their own per-domain state (event channels, grant tables) beside it.
  */
 import type { EventChannels } from '../evtchn/channels.js';
+import type { PvMmu } from '../pv/mmu.js';
 import type { PvVcpu } from '../pv/vcpu.js';
+import type { DomainTime } from '../time/timers.js';
+import type { PhysicalMemory } from '../../x86/memory.js';
 import { HypercallStats } from './stats.js';
 
 export type DomainState =
@@ -31,6 +34,14 @@ export class Domain {
   uuid = new Uint8Array(16);
   /** Its event channels (set when the domain is created in the hypervisor). */
   evtchn: EventChannels | undefined = undefined;
+  /** Its PV MMU (page-table roots, pins; set by the domain builder). */
+  mmu: PvMmu | undefined = undefined;
+  /** xl.cfg maxvcpus: vCPU ids below this exist for vcpu_op (-ENOENT beyond). */
+  maxVcpus = 1;
+  /** Machine memory the domain's vCPUs run on (VCPUOP_initialise builds new vCPUs over it). */
+  machine: PhysicalMemory | undefined = undefined;
+  /** Timers, runstates, watchdogs (set when the domain's first vCPU is attached to Xen). */
+  time: DomainTime | undefined = undefined;
 
   constructor(
     readonly id: number,
