@@ -5,16 +5,21 @@
  * -ENOSYS and is counted as such.
  */
 import { CpuidModel } from '../../x86/cpuid.js';
-import { NO_RETURN, type PvHypervisor, type PvVcpu } from '../pv/vcpu.js';
+import { NO_RETURN, type PvHypervisor, PvVcpu } from '../pv/vcpu.js';
 import * as X from '../public/xen.js';
 import { callbackOp, fpuTaskswitch, iret, setCallbacks, setSegmentBase, setTrapTable, stackSwitch, vmAssist } from '../hypercall/cpu.js';
 import { consoleIo } from '../hypercall/console.js';
+import { mmuextOp, mmuUpdate, updateVaMapping, updateVaMappingOtherdomain, type MmuOf } from '../hypercall/mmu.js';
 import { eventChannelOp, eventChannelOpCompat, type ChannelsOf } from '../hypercall/event-channel.js';
 import { EventHub } from '../evtchn/channels.js';
 import { schedOp, schedOpCompat } from '../hypercall/sched.js';
 import { HypercallTable } from '../hypercall/table.js';
 import { XEN_MAJOR, XEN_MINOR, xenVersion } from '../hypercall/version.js';
 import type { Domain } from './domain.js';
+import { type ClockOptions, TSC_HZ, VirtualClock } from '../time/clock.js';
+import { DomainTime, type TimeHost, type TimeOptions } from '../time/timers.js';
+import { setTimerOp } from '../hypercall/timer.js';
+import { vcpuOp } from '../hypercall/vcpu.js';
 
 /** The families implemented so far. */
 export function defaultTable(): HypercallTable {
@@ -31,9 +36,17 @@ export function defaultTable(): HypercallTable {
     .register(X.__HYPERVISOR_set_segment_base, setSegmentBase)
     .register(X.__HYPERVISOR_sched_op, schedOp)
     .register(X.__HYPERVISOR_callback_op, callbackOp)
+    .register(X.__HYPERVISOR_mmu_update, mmuUpdate(mmuOf))
+    .register(X.__HYPERVISOR_mmuext_op, mmuextOp(mmuOf))
+    .register(X.__HYPERVISOR_update_va_mapping, updateVaMapping(mmuOf))
+    .register(X.__HYPERVISOR_update_va_mapping_otherdomain, updateVaMappingOtherdomain(mmuOf))
     .register(X.__HYPERVISOR_event_channel_op, eventChannelOp(channelsOf))
-    .register(X.__HYPERVISOR_event_channel_op_compat, eventChannelOpCompat(channelsOf));
+    .register(X.__HYPERVISOR_event_channel_op_compat, eventChannelOpCompat(channelsOf))
+    .register(X.__HYPERVISOR_set_timer_op, setTimerOp)
+    .register(X.__HYPERVISOR_vcpu_op, vcpuOp);
 }
+
+const mmuOf: MmuOf = (ctx) => ctx.domain.mmu;
 
 const channelsOf: ChannelsOf = (ctx) => {
   const ec = ctx.domain.evtchn;
@@ -53,21 +66,48 @@ const PV_PAT: readonly [number, number] = [0x00070406, 0x00000501];
 
 const TWO32 = 4294967296;
 
-export class Xen implements PvHypervisor {
+export interface XenOptions {
+  readonly clock?: ClockOptions;
+  readonly time?: Partial<TimeOptions>;
+}
+
+export class Xen implements PvHypervisor, TimeHost {
   readonly table = defaultTable();
+  /** System time and the TSC of the whole machine (abi/time/clock.ts). */
+  readonly clock: VirtualClock;
+  readonly timeOptions: TimeOptions;
   /** Event channels of every domain, and the host's backends as domain 0. */
   readonly events = new EventHub();
   /** Which domain each vCPU belongs to. */
   private readonly owner = new Map<PvVcpu, Domain>();
   private readonly cpuidBase: CpuidModel;
 
-  constructor(readonly cpuFeatures: ReadonlySet<import('../../x86/isa/types.js').Feature>) {
+  constructor(
+    readonly cpuFeatures: ReadonlySet<import('../../x86/isa/types.js').Feature>,
+    opts: XenOptions = {},
+  ) {
     this.cpuidBase = new CpuidModel(cpuFeatures);
+    this.clock = new VirtualClock(opts.clock);
+    this.timeOptions = { sshotFutureEtime: false, ...opts.time };
   }
 
+  /** `v` is vCPU `v.id` of `d`, initialised and up; its instructions count on the clock. */
   attach(v: PvVcpu, d: Domain): void {
     this.owner.set(v, d);
     d.vcpus[v.id] = v;
+    if (d.maxVcpus <= v.id) d.maxVcpus = v.id + 1;
+    this.clock.add(v.cpu);
+    (d.time ??= new DomainTime(d, this)).online(v);
+  }
+
+  /** VCPUOP_initialise: a new PV64 vCPU of `d` over the domain's machine memory. */
+  createVcpu(d: Domain, id: number): PvVcpu | undefined {
+    if (d.machine === undefined) return undefined;
+    const v = new PvVcpu(id, d.machine, this, this.cpuFeatures);
+    this.owner.set(v, d);
+    d.vcpus[id] = v;
+    this.clock.add(v.cpu);
+    return v;
   }
 
   /**
@@ -80,8 +120,12 @@ export class Xen implements PvHypervisor {
       get nrVcpus() {
         return d.vcpus.length;
       },
-      kick: (vcpu) => d.vcpus[vcpu]?.wake(),
+      kick: (vcpu) => {
+        d.time?.mirrorEvents(vcpu);
+        d.vcpus[vcpu]?.wake();
+      },
     });
+    d.time?.sharedInfoReady();
   }
 
   domainOf(v: PvVcpu): Domain {
@@ -182,9 +226,10 @@ export class Xen implements PvHypervisor {
     }
   }
 
-  /** Deterministic TSC: one tick per retired instruction at the nominal frequency (1 GHz). */
+  /** The machine's TSC (abi/time/clock.ts): deterministic, or the host's in realtime mode. */
   rdtsc(v: PvVcpu): readonly [number, number] {
-    return halves(v.cpu.retired);
+    void v;
+    return halves(this.clock.ticks());
   }
 
   crash(v: PvVcpu, reason: string): void {
@@ -192,8 +237,7 @@ export class Xen implements PvHypervisor {
   }
 }
 
-/** The nominal TSC frequency (ticks per second): one tick per retired instruction, 1 GHz. */
-export const TSC_HZ = 1e9;
+export { TSC_HZ };
 
 function halves(v: number): [number, number] {
   return [((v % TWO32) + TWO32) % TWO32 | 0, Math.floor(v / TWO32) | 0];

@@ -1,11 +1,14 @@
 /**
- * sched_op (reference §7.5): yield, block, shutdown, shutdown_code; poll and watchdog come with
- * the event-channel and time code. SHUTDOWN_suspend is refused with -ENOSYS until save/restore
+ * sched_op (reference §7.5): yield, block, shutdown, shutdown_code, poll, watchdog (the waits and
+ * timers themselves are in time/timers.ts; the scheduler ends them). SHUTDOWN_suspend is refused with -ENOSYS until save/restore
  * exists (the guest then reports its suspend as failed, which is what it would see from a Xen
  * without a toolstack ready to save it).
  */
-import { XEN_EFAULT, XEN_ENOSYS } from '../public/errno.js';
+import { View } from '../layout/view.js';
+import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSPC, XEN_ENOSYS } from '../public/errno.js';
+import { layout } from '../public/index.js';
 import * as S from '../public/sched.js';
+import { MAX_POLL_PORTS, NO_TIMER, NR_DOMAIN_WATCHDOG_TIMERS } from '../time/timers.js';
 import { cmdOf, type Handler, NO_RETURN } from './context.js';
 
 function readU32(ctx: Parameters<Handler>[0], at: number): number | undefined {
@@ -24,6 +27,7 @@ export const schedOp: Handler = (ctx) => {
       ctx.subop('SCHEDOP_block');
       // Unmasks events; the caller's vCPU is then idle until an event is pending.
       ctx.vcpu.vcpuInfo?.setUpcallMask(0);
+      if (ctx.domain.time !== undefined) ctx.domain.time.vcpu(ctx.vcpu.id).poll = undefined;
       ctx.vcpu.block();
       return 0;
     }
@@ -43,11 +47,83 @@ export const schedOp: Handler = (ctx) => {
       ctx.domain.shutdownCode = reason & 0xff;
       return 0;
     }
+    case S.SCHEDOP_poll:
+      ctx.subop('SCHEDOP_poll');
+      return poll(ctx);
+    case S.SCHEDOP_watchdog:
+      ctx.subop('SCHEDOP_watchdog');
+      return watchdog(ctx);
     default:
       ctx.subop(`sched_op ${cmd}`);
       return -XEN_ENOSYS;
   }
 };
+
+const L_POLL = layout('sched_poll', 'x86_64');
+const L_WATCHDOG = layout('sched_watchdog', 'x86_64');
+
+/**
+ * SCHEDOP_poll, in the order of Xen's do_poll: too many ports -EINVAL; an upcall already
+ * deliverable returns 0; then each port in turn: unreadable -EFAULT, invalid -EINVAL, pending
+ * returns 0 at once. Otherwise the vCPU blocks (the upcall mask untouched) until a listed port
+ * is pending, an upcall wakes it, or system time reaches `timeout` (0: none). Returns 0.
+ */
+function poll(ctx: Parameters<Handler>[0]): number {
+  const dt = ctx.domain.time;
+  const ec = ctx.domain.evtchn;
+  if (dt === undefined || ec === undefined) throw new Error(`domain ${ctx.domain.id} has no time state or event channels`);
+  const a = View.copyIn(L_POLL, ctx.mem, ctx.arg(2));
+  if (a === undefined) return -XEN_EFAULT;
+  const n = a.get('nr_ports');
+  if (n > MAX_POLL_PORTS) return -XEN_EINVAL;
+  const vi = ctx.vcpu.vcpuInfo;
+  if (vi !== undefined && vi.upcallPending() !== 0 && vi.upcallMask() === 0) return 0;
+  const at = a.get('ports');
+  const ports: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const p = readU32(ctx, at + k * 4);
+    if (p === undefined) return -XEN_EFAULT;
+    if (ec.port(p) === undefined) return -XEN_EINVAL;
+    if (dt.anyPending([p])) return 0;
+    ports.push(p);
+  }
+  const timeout = Number(a.getBig('timeout'));
+  dt.vcpu(ctx.vcpu.id).poll = { ports, deadline: timeout === 0 ? NO_TIMER : timeout };
+  ctx.vcpu.block();
+  return 0;
+}
+
+/**
+ * SCHEDOP_watchdog (Xen's domain_watchdog): id 0 takes the first free slot, arms it `timeout`
+ * seconds from now and returns its id (1-based; -ENOSPC when none is free); otherwise id must
+ * name a slot in use (-EINVAL): timeout 0 frees it, anything else re-arms it.
+ */
+function watchdog(ctx: Parameters<Handler>[0]): number {
+  const dt = ctx.domain.time;
+  if (dt === undefined) throw new Error(`domain ${ctx.domain.id} has no time state`);
+  const a = View.copyIn(L_WATCHDOG, ctx.mem, ctx.arg(2));
+  if (a === undefined) return -XEN_EFAULT;
+  const id = a.get('id');
+  const timeoutNs = a.get('timeout') * 1e9;
+  if (id === 0) {
+    for (let k = 0; k < NR_DOMAIN_WATCHDOG_TIMERS; k++) {
+      if (dt.watchdogInUse[k]) continue;
+      dt.watchdogInUse[k] = true;
+      dt.watchdog[k] = dt.clock.now() + timeoutNs;
+      return k + 1;
+    }
+    return -XEN_ENOSPC;
+  }
+  const k = id - 1;
+  if (k >= NR_DOMAIN_WATCHDOG_TIMERS || dt.watchdogInUse[k] !== true) return -XEN_EINVAL;
+  if (timeoutNs === 0) {
+    dt.watchdog[k] = NO_TIMER;
+    dt.watchdogInUse[k] = false;
+    return 0;
+  }
+  dt.watchdog[k] = dt.clock.now() + timeoutNs;
+  return 0;
+}
 
 /** sched_op_compat (6): (cmd, unsigned long arg); shutdown takes the reason directly. */
 export const schedOpCompat: Handler = (ctx) => {
