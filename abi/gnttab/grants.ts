@@ -134,6 +134,12 @@ export interface HostMapping {
   readonly mfn: number;
 }
 
+/** A domain's grant table and the hub joining it to the others (`Domain.gnttab`). */
+export interface DomainGrants {
+  readonly hub: GrantHub;
+  readonly table: GrantTable;
+}
+
 export interface GrantHubOptions {
   /** Page types over the same machine memory (the writable type references of mappings). */
   readonly types?: PageTypes;
@@ -179,6 +185,11 @@ export class GrantHub {
     const t = new GrantTable(domid, this.mem, opts);
     this.tables.set(domid, t);
     return t;
+  }
+
+  /** `add`, packaged for `Domain.gnttab`. */
+  attach(domid: number, opts: GrantTableOptions = {}): DomainGrants {
+    return { hub: this, table: this.add(domid, opts) };
   }
 
   get(domid: number): GrantTable | undefined {

@@ -6,6 +6,7 @@
  */
 import type { EventChannels } from '../evtchn/channels.js';
 import type { PvMmu } from '../pv/mmu.js';
+import type { DomainGrants } from '../gnttab/grants.js';
 import type { PvVcpu } from '../pv/vcpu.js';
 import type { DomainTime } from '../time/timers.js';
 import type { PhysicalMemory } from '../../x86/memory.js';
@@ -36,6 +37,8 @@ export class Domain {
   evtchn: EventChannels | undefined = undefined;
   /** Its PV MMU (page-table roots, pins; set by the domain builder). */
   mmu: PvMmu | undefined = undefined;
+  /** Its grant table and the hub joining it to the others (GrantHub.attach; undefined: none). */
+  gnttab: DomainGrants | undefined = undefined;
   /** xl.cfg maxvcpus: vCPU ids below this exist for vcpu_op (-ENOENT beyond). */
   maxVcpus = 1;
   /** Machine memory the domain's vCPUs run on (VCPUOP_initialise builds new vCPUs over it). */

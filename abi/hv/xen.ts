@@ -20,6 +20,7 @@ import { type ClockOptions, TSC_HZ, VirtualClock } from '../time/clock.js';
 import { DomainTime, type TimeHost, type TimeOptions } from '../time/timers.js';
 import { setTimerOp } from '../hypercall/timer.js';
 import { vcpuOp } from '../hypercall/vcpu.js';
+import { grantTableOp } from '../hypercall/grant-table.js';
 
 /** The families implemented so far. */
 export function defaultTable(): HypercallTable {
@@ -43,7 +44,8 @@ export function defaultTable(): HypercallTable {
     .register(X.__HYPERVISOR_event_channel_op, eventChannelOp(channelsOf))
     .register(X.__HYPERVISOR_event_channel_op_compat, eventChannelOpCompat(channelsOf))
     .register(X.__HYPERVISOR_set_timer_op, setTimerOp)
-    .register(X.__HYPERVISOR_vcpu_op, vcpuOp);
+    .register(X.__HYPERVISOR_vcpu_op, vcpuOp)
+    .register(X.__HYPERVISOR_grant_table_op, grantTableOp((ctx) => ctx.domain.gnttab));
 }
 
 const mmuOf: MmuOf = (ctx) => ctx.domain.mmu;
