@@ -27,7 +27,8 @@ export const SLICE_INSTRUCTIONS = 10_000;
 
 /**
  * The x86 core checks its instruction limit between decoded blocks of at most this many
- * instructions (x86/cpu.ts MAX_BLOCK); the last stretch before a deadline is single-stepped.
+ * instructions (x86/cpu.ts MAX_BLOCK) when it interprets; the last stretch before a deadline
+ * is single-stepped.
  */
 const CORE_BLOCK_MAX = 64;
 
@@ -120,7 +121,8 @@ export function runMachine(opts: RunMachineOptions): RunResult {
     const dt = d.time;
     dt?.setRunstate(v.id, RUNSTATE_running);
     dt?.updateTime(v.id);
-    const ran = runExactly(v, budget);
+    // Exact only where it matters: a slice that ends at a deadline; a full slice may overrun a little.
+    const ran = budget < SLICE_INSTRUCTIONS && deadline !== NO_TIMER && !clock.realtime ? runExactly(v, budget) : v.cpu.run(budget);
     instructions += ran;
     slices++;
     if (ran > 0) idleJumps = 0;
@@ -158,29 +160,40 @@ function nextDeadline(live: readonly Domain[], maxTime: number | undefined): num
 
 /**
  * Runs `v` for exactly `n` instructions, or fewer if it stops (blocks, goes down, the domain
- * ends). The core may overrun its limit to the end of a block, so it runs with a limit a block
- * short of `n`, then single-steps the rest (the core steps one instruction at a time while
+ * ends). The core checks its limit only between blocks, and a compiled block that jumps to its
+ * own start loops inside its function (x86/jit.ts), so near a deadline: no compiled code (the
+ * JIT off and the decoded blocks dropped, they are rebuilt afterwards), interpreted blocks up to
+ * a block short of `n`, then single steps (the core steps one instruction at a time while
  * `breakpoints` is set; no DR7 breakpoint is enabled, so none fires).
  */
 export function runExactly(v: PvVcpu, n: number): number {
   const cpu = v.cpu;
-  let done = 0;
   if (n <= 0) return 0;
-  const bulk = n - (CORE_BLOCK_MAX - 1);
-  if (bulk > 0) {
-    done = cpu.run(bulk);
-    if (done < bulk || cpu.stopRequested) return done;
+  const jit = cpu.jit;
+  if (jit) {
+    cpu.jit = false;
+    cpu.invalidateAllCode();
   }
-  if (done >= n) return done;
-  const saved = cpu.breakpoints;
-  cpu.breakpoints = true;
+  let done = 0;
   try {
-    done += cpu.run(n - done);
+    const bulk = n - (CORE_BLOCK_MAX - 1);
+    if (bulk > 0) {
+      done = cpu.run(bulk);
+      if (done < bulk || cpu.stopRequested) return done;
+    }
+    if (done >= n) return done;
+    const saved = cpu.breakpoints;
+    cpu.breakpoints = true;
+    try {
+      done += cpu.run(n - done);
+    } finally {
+      // Whatever the guest's own DR7 says now (a hypercall may have changed it).
+      cpu.breakpoints = saved || ((cpu.dr[7] as number) & 0xff) !== 0;
+    }
+    return done;
   } finally {
-    // Whatever the guest's own DR7 says now (a hypercall may have changed it).
-    cpu.breakpoints = saved || ((cpu.dr[7] as number) & 0xff) !== 0;
+    cpu.jit = jit;
   }
-  return done;
 }
 
 /** Realtime idle: the host sleeps until `deadline` (or, without a sleep, the clock is polled). */
