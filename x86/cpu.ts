@@ -76,6 +76,12 @@ export interface CpuHooks {
    * a negative number when the driver delivered the event itself (a PV event upcall).
    */
   acknowledgeInterrupt?(c: Cpu): number;
+  /**
+   * The descriptor for selector `sel` (8 or 16 bytes), when the driver keeps the descriptor
+   * tables itself (Xen's GDT for PV guests): [lo, hi, upper?], `null` for "beyond the table"
+   * (the CPU raises what the instruction defines), or undefined to read GDTR/LDTR's table.
+   */
+  descriptor?(c: Cpu, sel: number, size: 8 | 16): readonly [number, number, number?] | null | undefined;
   /** Triple fault (or another shutdown condition). Absent: `shutdownReason` is set and `run` returns. */
   shutdown?(c: Cpu, reason: string): void;
 }

@@ -35,6 +35,17 @@ export const FLAT_USER_SS64 = 0xe02b;
 const ATTR_CS64 = 0xafb;
 const ATTR_DS = 0xcf3;
 
+/** The first GDT entry of Xen's reserved page (selector 0xE000). */
+const FIRST_RESERVED_GDT_ENTRY = 7168;
+/** Xen's reserved GDT entries for PV64 (reference §3.2), as [lo, hi] dwords. */
+const XEN_GDT: ReadonlyMap<number, readonly [number, number]> = new Map([
+  [0xe008, [0x0000ffff, 0x00af9b00]], // hypervisor CS
+  [0xe010, [0x0000ffff, 0x00cf9300]], // hypervisor DS
+  [0xe020, [0x0000ffff, 0x00cffb00]], // FLAT_RING3_CS32
+  [0xe028, [0x0000ffff, 0x00cff300]], // FLAT_RING3_DS32 / SS
+  [0xe030, [0x0000ffff, 0x00affb00]], // FLAT_RING3_CS64
+]);
+
 /** Trap-table flags (xen.h trap_info.flags): bits 1:0 DPL, bit 2 mask events on entry. */
 const TI_MASK_EVENTS = 4;
 
@@ -130,6 +141,7 @@ export class PvVcpu {
         return -1;
       },
       shutdown: (_c, reason) => this.crash(`CPU shutdown: ${reason}`),
+      descriptor: (_c, sel, size) => this.descriptor(sel, size),
     };
     this.cpu = Cpu.system(machine, hooks, features);
     this.mem = new GuestVirtualMemory(this.cpu);
@@ -163,6 +175,26 @@ export class PvVcpu {
   argHalves(k: number): readonly [number, number] {
     const n = ARG_REGS[k - 1] as number;
     return [this.cpu.r[n << 1] as number, this.cpu.r[(n << 1) + 1] as number];
+  }
+
+  // ---- descriptor tables ----------------------------------------------------------------------------
+
+  /** Guest GDT entries (set_gdt), by index below FIRST_RESERVED_GDT_ENTRY; none until set_gdt. */
+  gdtEntries: ((index: number) => readonly [number, number]) | undefined = undefined;
+
+  /**
+   * Xen's GDT as the guest sees it (reference §3.2): entries below 7168 are the guest's (all
+   * not present until set_gdt), the reserved page above holds Xen's flat selectors. No LDT.
+   */
+  private descriptor(sel: number, size: 8 | 16): readonly [number, number, number?] | null {
+    if ((sel & 4) !== 0) return null;
+    const index = sel >>> 3;
+    if (index < FIRST_RESERVED_GDT_ENTRY) {
+      const e = this.gdtEntries?.(index) ?? [0, 0];
+      return size === 16 ? [e[0], e[1], this.gdtEntries?.(index + 1)[0] ?? 0] : e;
+    }
+    const x = XEN_GDT.get(sel & 0xfff8);
+    return x === undefined ? [0, 0] : x;
   }
 
   // ---- mode switches ----------------------------------------------------------------------------

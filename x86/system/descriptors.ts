@@ -13,7 +13,7 @@ export interface RawDescriptor {
   hi: number;
   /** Bits 95:64 of a 16-byte descriptor (base 63:32 or offset 63:32); 0 for 8-byte ones. */
   upper: number;
-  /** Linear address the descriptor was read from (for setting the accessed bit). */
+  /** Linear address the descriptor was read from (for setting the accessed bit); -1 when the driver supplied it. */
   la: number;
 }
 
@@ -52,6 +52,11 @@ export function isCodeData(attr: number): boolean {
  * raises the exception its instruction defines (usually #GP(selector & ~3)).
  */
 export function readDescriptor(c: Cpu, sel: number, size: 8 | 16 = 8): RawDescriptor | undefined {
+  const supplied = c.hooks.descriptor?.(c, sel, size);
+  if (supplied !== undefined) {
+    if (supplied === null) return undefined;
+    return { lo: supplied[0], hi: supplied[1], upper: supplied[2] ?? 0, la: -1 };
+  }
   const index = sel & 0xfff8;
   let base: number;
   let limit: number;
@@ -73,7 +78,7 @@ export function readDescriptor(c: Cpu, sel: number, size: 8 | 16 = 8): RawDescri
 
 /** Sets the accessed bit of a code/data descriptor in memory if it is clear (the CPU does on a load). */
 export function markAccessed(c: Cpu, d: RawDescriptor): void {
-  if ((d.hi & 0x100) === 0) {
+  if ((d.hi & 0x100) === 0 && d.la >= 0) {
     d.hi |= 0x100;
     c.sysWrite(tableAddress(c, d.la + 5), 1, (d.hi >>> 8) & 0xff, 0);
   }
