@@ -7,6 +7,7 @@
 import type { EventChannels } from '../evtchn/channels.js';
 import type { PvMmu } from '../pv/mmu.js';
 import type { DomainGrants } from '../gnttab/grants.js';
+import type { DomainMemory } from '../hypercall/memory.js';
 import type { PvVcpu } from '../pv/vcpu.js';
 import type { DomainTime } from '../time/timers.js';
 import type { PhysicalMemory } from '../../x86/memory.js';
@@ -43,6 +44,8 @@ export class Domain {
   maxVcpus = 1;
   /** Machine memory the domain's vCPUs run on (VCPUOP_initialise builds new vCPUs over it). */
   machine: PhysicalMemory | undefined = undefined;
+  /** max_pages, the toolstack's E820 (memory_op; set by the domain builder). */
+  memory: DomainMemory | undefined = undefined;
   /** Timers, runstates, watchdogs (set when the domain's first vCPU is attached to Xen). */
   time: DomainTime | undefined = undefined;
 

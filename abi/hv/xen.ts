@@ -21,6 +21,7 @@ import { DomainTime, type TimeHost, type TimeOptions } from '../time/timers.js';
 import { setTimerOp } from '../hypercall/timer.js';
 import { vcpuOp } from '../hypercall/vcpu.js';
 import { grantTableOp } from '../hypercall/grant-table.js';
+import { memoryOp } from '../hypercall/memory.js';
 
 /** The families implemented so far. */
 export function defaultTable(): HypercallTable {
@@ -45,6 +46,7 @@ export function defaultTable(): HypercallTable {
     .register(X.__HYPERVISOR_event_channel_op_compat, eventChannelOpCompat(channelsOf))
     .register(X.__HYPERVISOR_set_timer_op, setTimerOp)
     .register(X.__HYPERVISOR_vcpu_op, vcpuOp)
+    .register(X.__HYPERVISOR_memory_op, memoryOp)
     .register(X.__HYPERVISOR_grant_table_op, grantTableOp((ctx) => ctx.domain.gnttab));
 }
 

@@ -13,6 +13,7 @@
 import { Domain } from '../../abi/hv/domain.js';
 import type { MachineMemory } from '../../abi/hv/machine.js';
 import type { PageTypes } from '../../abi/hv/page-types.js';
+import { DomainMemory } from '../../abi/hypercall/memory.js';
 import { Xen } from '../../abi/hv/xen.js';
 import { View } from '../../abi/layout/view.js';
 import { layout } from '../../abi/public/index.js';
@@ -209,6 +210,7 @@ export function buildPv64(o: Pv64BuildOptions): Pv64Domain {
   const si = o.machine.view(siMfn);
   for (let v = 0; v < 32; v++) si.setUint8(v * 64 + 1, 1);
   o.xen.addEvents(d, si);
+  d.memory = DomainMemory.libxlPv(o.memMiB * 1024, si);
   const ec = d.evtchn;
   if (ec === undefined) internal('no event channels');
   const storeEvtchn = ec!.allocUnbound(o.domid, 0);
