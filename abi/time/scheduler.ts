@@ -1,7 +1,8 @@
 /**
  * The deterministic vCPU scheduler: one virtual physical CPU runs every vCPU of the given
- * domains round-robin (domains in the order given, vCPUs by id), in slices of at most
- * SLICE_INSTRUCTIONS instructions.
+ * domains round-robin (domains in the order given, vCPUs by id), in slices of SLICE_INSTRUCTIONS
+ * instructions (a plain slice ends at the core's next check of its limit, which a compiled
+ * self-loop can put a few thousand instructions later; deterministic all the same).
  *
  *  - Time (clock.ts) advances by the instructions retired, so a slice is cut short at the
  *    earliest pending deadline: the timer fires exactly at its system time, between two
@@ -31,6 +32,13 @@ export const SLICE_INSTRUCTIONS = 10_000;
  * is single-stepped.
  */
 const CORE_BLOCK_MAX = 64;
+
+/**
+ * How far past its limit one `run` can go: a compiled block that jumps to its own start loops
+ * inside its function up to 4096 times (x86/jit.ts SELF_LOOP_MAX) before the core looks at the
+ * limit again. Within this distance of a deadline or the instruction limit, slices run exactly.
+ */
+const MAX_OVERSHOOT = 4096 * CORE_BLOCK_MAX;
 
 /** Consecutive idle jumps without a single instruction run before the run counts as stalled. */
 const MAX_IDLE_JUMPS = 100_000;
@@ -85,51 +93,97 @@ export function runMachine(opts: RunMachineOptions): RunResult {
   let cursor = 0;
   let idleJumps = 0;
   const result = (reason: StopReason): RunResult => ({ reason, instructions, now: clock.now(), slices, idleSkippedNs: clock.skippedTicks - skippedAtStart });
+  const runner = new Runner();
+  try {
+    for (;;) {
+      let live = domains.filter((d) => d.running);
+      if (live.length === 0) return result('ended');
+      const now = clock.now();
+      for (const d of live) d.time?.fireDue(now);
+      live = live.filter((d) => d.running);
+      if (live.length === 0) return result('ended');
+      if (opts.maxInstructions !== undefined && instructions >= opts.maxInstructions) return result('instruction-limit');
+      if (opts.maxTime !== undefined && now >= opts.maxTime) return result('time-limit');
 
-  for (;;) {
-    let live = domains.filter((d) => d.running);
-    if (live.length === 0) return result('ended');
-    const now = clock.now();
-    for (const d of live) d.time?.fireDue(now);
-    live = live.filter((d) => d.running);
-    if (live.length === 0) return result('ended');
-    if (opts.maxInstructions !== undefined && instructions >= opts.maxInstructions) return result('instruction-limit');
-    if (opts.maxTime !== undefined && now >= opts.maxTime) return result('time-limit');
+      const entries = runQueue(live);
+      let pick = -1;
+      for (let k = 0; k < entries.length; k++) {
+        const idx = (cursor + k) % entries.length;
+        if (runnable(entries[idx] as Entry)) {
+          pick = idx;
+          break;
+        }
+      }
+      const deadline = nextDeadline(live, opts.maxTime);
 
-    const entries = runQueue(live);
-    let pick = -1;
-    for (let k = 0; k < entries.length; k++) {
-      const idx = (cursor + k) % entries.length;
-      if (runnable(entries[idx] as Entry)) {
-        pick = idx;
-        break;
+      if (pick < 0) {
+        if (deadline === NO_TIMER || ++idleJumps > MAX_IDLE_JUMPS) return result('stalled');
+        if (!clock.skipTo(deadline)) waitRealtime(clock, deadline);
+        for (const d of live) d.time?.updateAllTime();
+        continue;
+      }
+      cursor = pick + 1;
+      const { d, v } = entries[pick] as Entry;
+      // Instructions until the next thing that must happen exactly: a deadline, the limit.
+      let until = Infinity;
+      if (deadline !== NO_TIMER && !clock.realtime) until = Math.max(1, nsToTicks(deadline) - clock.ticks());
+      if (opts.maxInstructions !== undefined) until = Math.min(until, opts.maxInstructions - instructions);
+      const budget = Math.min(SLICE_INSTRUCTIONS, until);
+      const exact = until <= SLICE_INSTRUCTIONS + MAX_OVERSHOOT;
+      const dt = d.time;
+      dt?.setRunstate(v.id, RUNSTATE_running);
+      dt?.updateTime(v.id);
+      // Exact where it matters (a deadline, the instruction limit); a plain slice ends at the first
+      // block boundary after SLICE_INSTRUCTIONS (deterministic too, just not a round number).
+      const ran = exact ? runner.exact(v.cpu, budget) : runner.plain(v.cpu, budget);
+      instructions += ran;
+      slices++;
+      if (ran > 0) idleJumps = 0;
+      if (dt !== undefined) {
+        const t = dt.vcpu(v.id);
+        dt.setRunstate(v.id, !t.up ? RUNSTATE_offline : v.blocked ? RUNSTATE_blocked : RUNSTATE_runnable);
       }
     }
-    const deadline = nextDeadline(live, opts.maxTime);
+  } finally {
+    runner.restoreAll();
+  }
+}
 
-    if (pick < 0) {
-      if (deadline === NO_TIMER || ++idleJumps > MAX_IDLE_JUMPS) return result('stalled');
-      if (!clock.skipTo(deadline)) waitRealtime(clock, deadline);
-      for (const d of live) d.time?.updateAllTime();
-      continue;
+type Core = PvVcpu['cpu'];
+
+/**
+ * Exact and plain runs for one `runMachine`: the JIT of a CPU is switched off (and its compiled
+ * blocks dropped) when it first needs to run exactly, and back on at its next plain slice, so a
+ * run of exact slices before a deadline pays for the invalidation once.
+ */
+class Runner {
+  private readonly jitWas = new Map<Core, boolean>();
+
+  exact(cpu: Core, n: number): number {
+    if (!this.jitWas.has(cpu)) {
+      this.jitWas.set(cpu, cpu.jit);
+      if (cpu.jit) {
+        cpu.jit = false;
+        cpu.invalidateAllCode();
+      }
     }
-    cursor = pick + 1;
-    const { d, v } = entries[pick] as Entry;
-    let budget = SLICE_INSTRUCTIONS;
-    if (deadline !== NO_TIMER && !clock.realtime) budget = Math.min(budget, Math.max(1, nsToTicks(deadline) - clock.ticks()));
-    if (opts.maxInstructions !== undefined) budget = Math.min(budget, opts.maxInstructions - instructions);
-    const dt = d.time;
-    dt?.setRunstate(v.id, RUNSTATE_running);
-    dt?.updateTime(v.id);
-    // Exact only where it matters: a slice that ends at a deadline; a full slice may overrun a little.
-    const ran = budget < SLICE_INSTRUCTIONS && deadline !== NO_TIMER && !clock.realtime ? runExactly(v, budget) : v.cpu.run(budget);
-    instructions += ran;
-    slices++;
-    if (ran > 0) idleJumps = 0;
-    if (dt !== undefined) {
-      const t = dt.vcpu(v.id);
-      dt.setRunstate(v.id, !t.up ? RUNSTATE_offline : v.blocked ? RUNSTATE_blocked : RUNSTATE_runnable);
-    }
+    return interpretExactly(cpu, n);
+  }
+
+  plain(cpu: Core, n: number): number {
+    this.restore(cpu);
+    return cpu.run(n);
+  }
+
+  private restore(cpu: Core): void {
+    const was = this.jitWas.get(cpu);
+    if (was === undefined) return;
+    cpu.jit = was;
+    this.jitWas.delete(cpu);
+  }
+
+  restoreAll(): void {
+    for (const cpu of [...this.jitWas.keys()]) this.restore(cpu);
   }
 }
 
@@ -160,40 +214,45 @@ function nextDeadline(live: readonly Domain[], maxTime: number | undefined): num
 
 /**
  * Runs `v` for exactly `n` instructions, or fewer if it stops (blocks, goes down, the domain
- * ends). The core checks its limit only between blocks, and a compiled block that jumps to its
- * own start loops inside its function (x86/jit.ts), so near a deadline: no compiled code (the
- * JIT off and the decoded blocks dropped, they are rebuilt afterwards), interpreted blocks up to
- * a block short of `n`, then single steps (the core steps one instruction at a time while
- * `breakpoints` is set; no DR7 breakpoint is enabled, so none fires).
+ * ends), outside the scheduler: no compiled code meanwhile (see `MAX_OVERSHOOT`).
  */
 export function runExactly(v: PvVcpu, n: number): number {
   const cpu = v.cpu;
-  if (n <= 0) return 0;
   const jit = cpu.jit;
   if (jit) {
     cpu.jit = false;
     cpu.invalidateAllCode();
   }
-  let done = 0;
   try {
-    const bulk = n - (CORE_BLOCK_MAX - 1);
-    if (bulk > 0) {
-      done = cpu.run(bulk);
-      if (done < bulk || cpu.stopRequested) return done;
-    }
-    if (done >= n) return done;
-    const saved = cpu.breakpoints;
-    cpu.breakpoints = true;
-    try {
-      done += cpu.run(n - done);
-    } finally {
-      // Whatever the guest's own DR7 says now (a hypercall may have changed it).
-      cpu.breakpoints = saved || ((cpu.dr[7] as number) & 0xff) !== 0;
-    }
-    return done;
+    return interpretExactly(cpu, n);
   } finally {
     cpu.jit = jit;
   }
+}
+
+/**
+ * Exactly `n` instructions of an interpreting core: its limit is checked between blocks, so it
+ * runs to a block short of `n`, then single-steps the rest (the core steps one instruction at a
+ * time while `breakpoints` is set; no DR7 breakpoint is enabled, so none fires).
+ */
+function interpretExactly(cpu: Core, n: number): number {
+  if (n <= 0) return 0;
+  let done = 0;
+  const bulk = n - (CORE_BLOCK_MAX - 1);
+  if (bulk > 0) {
+    done = cpu.run(bulk);
+    if (done < bulk || cpu.stopRequested) return done;
+  }
+  if (done >= n) return done;
+  const saved = cpu.breakpoints;
+  cpu.breakpoints = true;
+  try {
+    done += cpu.run(n - done);
+  } finally {
+    // Whatever the guest's own DR7 says now (a hypercall may have changed it).
+    cpu.breakpoints = saved || ((cpu.dr[7] as number) & 0xff) !== 0;
+  }
+  return done;
 }
 
 /** Realtime idle: the host sleeps until `deadline` (or, without a sleep, the clock is polled). */
