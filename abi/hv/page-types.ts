@@ -28,6 +28,7 @@
 import { XEN_EACCES, XEN_EBUSY, XEN_EINVAL, XEN_EPERM } from '../public/errno.js';
 import { DOMID_IO, DOMID_XEN } from '../public/xen.js';
 import { F_PINNED, F_VALIDATED, F_XEN_HEAP, MachineMemory, PageType } from './machine.js';
+import { validateSegdescPage } from '../pv/gdt.js';
 
 // ---- PTE flags (24-bit form: bits 11:0, then entry bits 63:52 as bits 23:12) ---------------------
 
@@ -133,7 +134,7 @@ export interface PageTypesOptions {
   readonly linearPageTables?: boolean;
   /**
    * Validates a segment-descriptor page when it gains that type (the GDT/LDT code supplies Xen's
-   * `validate_segdesc_page`); 0 or a negative Xen errno. Default: accept.
+   * `validate_segdesc_page`); 0 or a negative Xen errno. Default: pv/gdt.ts's, Xen's rules for PV64.
    */
   readonly validateSegdesc?: (mfn: number, owner: number) => number;
 }
@@ -148,7 +149,7 @@ export class PageTypes {
     opts: PageTypesOptions = {},
   ) {
     this.linearEnabled = opts.linearPageTables ?? true;
-    this.validateSegdesc = opts.validateSegdesc ?? (() => 0);
+    this.validateSegdesc = opts.validateSegdesc ?? ((mfn) => validateSegdescPage(mem.view(mfn)));
   }
 
   register(policy: PageOwnerPolicy): void {

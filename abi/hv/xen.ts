@@ -22,6 +22,7 @@ import { setTimerOp } from '../hypercall/timer.js';
 import { vcpuOp } from '../hypercall/vcpu.js';
 import { grantTableOp } from '../hypercall/grant-table.js';
 import { memoryOp } from '../hypercall/memory.js';
+import { setGdtHypercall, updateDescriptorHypercall } from '../hypercall/descriptors.js';
 
 /** The families implemented so far. */
 export function defaultTable(): HypercallTable {
@@ -47,6 +48,8 @@ export function defaultTable(): HypercallTable {
     .register(X.__HYPERVISOR_set_timer_op, setTimerOp)
     .register(X.__HYPERVISOR_vcpu_op, vcpuOp)
     .register(X.__HYPERVISOR_memory_op, memoryOp)
+    .register(X.__HYPERVISOR_set_gdt, setGdtHypercall)
+    .register(X.__HYPERVISOR_update_descriptor, updateDescriptorHypercall)
     .register(X.__HYPERVISOR_grant_table_op, grantTableOp((ctx) => ctx.domain.gnttab));
 }
 

@@ -181,6 +181,9 @@ export class PvVcpu {
 
   /** Guest GDT entries (set_gdt), by index below FIRST_RESERVED_GDT_ENTRY; none until set_gdt. */
   gdtEntries: ((index: number) => readonly [number, number]) | undefined = undefined;
+  /** Machine frames of the guest GDT (set_gdt; each holds a SegDesc type reference) and its entry count. */
+  gdtFrames: number[] = [];
+  gdtEnts = 0;
 
   /**
    * Xen's GDT as the guest sees it (reference §3.2): entries below 7168 are the guest's (all
