@@ -650,8 +650,9 @@ export class GrantHub {
    * GNTTABOP_transfer, one element (Xen `gnttab_transfer` for a PV caller): page `mfn` leaves the
    * caller (it must hold nothing but its allocation reference: Xen `steal_page`) and goes to
    * `domid` through its accept-transfer entry `ref`, which gets the MFN and
-   * GTF_transfer_committed|GTF_transfer_completed. A page stolen for a transfer that then fails is
-   * freed, as in Xen.
+   * GTF_transfer_committed|GTF_transfer_completed. A page stolen for a transfer that then fails
+   * (no such domain, no accept-transfer entry for the caller) is freed, as in Xen. The receiver's
+   * page limit (tot_pages < max_pages) is not checked: domains have no such counters yet.
    */
   transfer(ld: GrantTable, op: TransferOp): number {
     const m = this.mem;
@@ -671,6 +672,7 @@ export class GrantHub {
       m.release(mfn);
       return status;
     };
+    // The target is looked up only after the page was stolen: a transfer to nobody loses it.
     const e = this.tables.get(op.domid);
     if (e === undefined || e === this.host || op.domid === DOMID_SELF) return freeStolen(GNTST_bad_domain);
     // gnttab_prepare_for_transfer.

@@ -462,7 +462,9 @@ describe('grant table: transfer and cache_flush', () => {
     const free = mem.freeCount;
     expect(hub.transfer(a, { mfn: g, domid: 2, ref: 9 })).toBe(G.GNTST_general_error); // no accept entry: the page is lost
     expect(mem.freeCount).toBe(free + 1);
-    expect(hub.transfer(a, { mfn: pa[5] as number, domid: 9, ref: 8 })).toBe(G.GNTST_bad_domain);
+    expect(hub.transfer(a, { mfn: pa[5] as number, domid: 9, ref: 8 })).toBe(G.GNTST_bad_domain); // stolen first: lost too
+    expect(mem.freeCount).toBe(free + 2);
+    expect(mem.owner[pa[5] as number]).toBe(0xffff);
   });
 
   it('cache_flush: clean is accepted on x86, invalidate alone is not, foreign frames need a mapping', () => {
