@@ -39,9 +39,6 @@ import {
   GNTST_permission_denied,
   GNTTAB_CACHE_CLEAN,
   GNTTAB_CACHE_INVAL,
-  GTF_PAT,
-  GTF_PCD,
-  GTF_PWT,
   GTF_accept_transfer,
   GTF_sub_page,
   GTF_transfer_committed,
@@ -60,8 +57,9 @@ const TWO32 = 4294967296;
  * (Xen `create_grant_host_mapping` / `replace_grant_host_mapping` with no new address). Owned by
  * the PV MMU: for a PV guest `hostAddr` is the linear address whose L1 entry is replaced, or,
  * with GNTMAP_contains_pte in `flags`, the machine address of the PTE. The PTE gets P, A, D, NX
- * and the grant bit, RW unless GNTMAP_readonly, US with GNTMAP_application_map, and the grant's
- * cache attributes (`cacheFlags`: GTF_PWT/PCD/PAT bits). Both return GNTST_okay or a GNTST_*
+ * and the grant bit, RW unless GNTMAP_readonly, US with GNTMAP_application_map, and
+ * `cacheFlags` (GTF_PWT/PCD/PAT bits: Xen passes the grant's only for I/O memory, 0 for RAM,
+ * so always 0 here). Both return GNTST_okay or a GNTST_*
  * error (GNTST_general_error for a missing L1 or an entry that does not map `mfn`).
  */
 export interface GrantHostMapper {
@@ -331,7 +329,6 @@ export class GrantHub {
     const act = rd.activeOf(ref);
     pin(act, host, dev, ro, +1);
     const mfn = act.mfn;
-    const cacheFlags = rd.readEntry(ref).flags & (GTF_PAT | GTF_PCD | GTF_PWT);
 
     let owner = rd.domid;
     if (pageRefs === 0) {
@@ -367,7 +364,8 @@ export class GrantHub {
         typeRefs++;
       }
       if (ld !== this.host) {
-        const rc = this.hostMapper.create(ld.domid, op.hostAddr, mfn, flags, cacheFlags);
+        // The grant's GTF_PWT/PCD/PAT only apply to I/O memory, which a domU cannot map here: RAM gets 0.
+        const rc = this.hostMapper.create(ld.domid, op.hostAddr, mfn, flags, 0);
         if (rc !== GNTST_okay) return undo(rc);
         hostMapped = true;
       }
