@@ -18,6 +18,8 @@
  *  - register_vcpu_info: offset must leave room for the 64 bytes, the frame must be the
  *    domain's and not a page table, once per vCPU (-EINVAL the second time, as 4.17); the
  *    target is the caller or a vCPU that is down;
+ *  - register_vcpu_time_memory_area: a second pvclock copy at a guest virtual address
+ *    (canonical, outside Xen's range, else -EFAULT), kept up to date with the first;
  *  - send_nmi: arg must be NULL (-EINVAL); accepted, delivery not modelled yet;
  *  - get_physid: -EINVAL (only the hardware domain's pinned vCPUs have one).
  */
@@ -42,6 +44,7 @@ const L = {
   sshot: layout('vcpu_set_singleshot_timer', 'x86_64'),
   info: layout('vcpu_register_vcpu_info', 'x86_64'),
   runstateArea: layout('vcpu_register_runstate_memory_area', 'x86_64'),
+  timeArea: layout('vcpu_register_time_memory_area', 'x86_64'),
 };
 
 const NAMES: Readonly<Record<number, string>> = Object.fromEntries(
@@ -129,6 +132,15 @@ export const vcpuOp: Handler = (ctx) => {
       return 0;
     case V.VCPUOP_get_physid:
       return -XEN_EINVAL;
+    case V.VCPUOP_register_vcpu_time_memory_area: {
+      const a = View.copyIn(L.timeArea, ctx.mem, arg);
+      if (a === undefined) return -XEN_EFAULT;
+      const va = (a.hi('addr.p') | 0) * TWO32 + a.lo('addr.p');
+      if (!handleOk(va)) return -XEN_EFAULT;
+      t.timeArea = va;
+      dt.updateTime(id);
+      return 0;
+    }
     default:
       return -XEN_ENOSYS;
   }
@@ -216,6 +228,11 @@ function initialise(ctx: HypercallContext, dt: DomainTime, t: VcpuTime, arg: num
   const cr1 = Math.floor(s64(dv, O.ctrlreg + 1 * 8) / PAGE_SIZE);
   if (!domainFrame(d, cr3, true)) return -XEN_EINVAL;
   if (cr1 !== 0 && !domainFrame(d, cr1, true)) return -XEN_EINVAL;
+  // With the PV MMU on the domain, the roots are taken as L4 tables (validated, referenced).
+  if (d.mmu !== undefined && d.mmu.vcpus[t.id] !== undefined) {
+    const rc = d.mmu.setBaseptrs(t.id, cr3, cr1);
+    if (rc !== 0) return rc;
+  }
 
   const v = d.vcpus[t.id] ?? dt.host.createVcpu(d, t.id);
   if (v === undefined) throw new Error(`domain ${d.id} has no machine memory for vCPU ${t.id} (Domain.machine unset)`);

@@ -117,6 +117,20 @@ export function writeVcpuTime(area: VcpuInfoArea, r: VcpuTimeRecord): void {
   dv.setUint32(o + T_VERSION, (((v + 1) | 1) + 1) >>> 0, true);
 }
 
+/** A vcpu_time_info (32 bytes) holding `r` with `version`, for a copy written through guest memory. */
+export function timeRecordBytes(r: VcpuTimeRecord, version: number): Uint8Array {
+  const b = new Uint8Array(32);
+  const dv = new DataView(b.buffer);
+  const o = T_VERSION;
+  dv.setUint32(T_VERSION - o, version >>> 0, true);
+  set64(dv, T_TSC - o, r.tscTimestamp);
+  set64(dv, T_SYSTEM - o, r.systemTime);
+  dv.setUint32(T_MUL - o, r.mul >>> 0, true);
+  dv.setInt8(T_SHIFT - o, r.shift);
+  dv.setUint8(T_FLAGS - o, r.flags);
+  return b;
+}
+
 /** Publishes the current record of `clock` in `area`. */
 export function updateVcpuTime(area: VcpuInfoArea, clock: VirtualClock): void {
   writeVcpuTime(area, timeRecordAt(clock.ticks()));

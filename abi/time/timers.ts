@@ -17,7 +17,7 @@ import { RUNSTATE_blocked, RUNSTATE_offline, RUNSTATE_runnable, RUNSTATE_running
 import { VIRQ_TIMER, VMASST_TYPE_runstate_update_flag } from '../public/xen.js';
 import { XEN_LEGACY_MAX_VCPUS } from '../public/arch-x86.js';
 import type { VirtualClock } from './clock.js';
-import { VcpuInfoArea, updateVcpuTime, writeWallclock } from './pvclock.js';
+import { VcpuInfoArea, timeRecordAt, timeRecordBytes, updateVcpuTime, writeWallclock } from './pvclock.js';
 
 export const NO_TIMER = -1;
 /** PV vCPUs start with a 10 ms periodic timer (reference §7.4); guests usually stop it. */
@@ -81,6 +81,14 @@ export class VcpuTime {
   /** Where vcpu_info is (its shared_info slot, or where VCPUOP_register_vcpu_info moved it). */
   area: VcpuInfoArea | undefined = undefined;
   vcpuInfoRegistered = false;
+  /** VCPUOP_register_vcpu_time_memory_area: guest virtual address of a second pvclock copy (0: none). */
+  timeArea = 0;
+  private timeAreaVersion = 0;
+  /** The next even version for the secondary copy (its own seqlock counter). */
+  nextTimeAreaVersion(): number {
+    this.timeAreaVersion = (this.timeAreaVersion + 2) >>> 0;
+    return this.timeAreaVersion;
+  }
   /** VCPUOP_send_nmi raised an NMI not yet delivered (delivery is not modelled yet). */
   nmiPending = false;
   /** VIRQ_TIMER raised by this vCPU's timers (for reports and tests). */
@@ -172,8 +180,22 @@ export class DomainTime {
   // ---- pvclock ---------------------------------------------------------------------------------
 
   updateTime(id: number): void {
-    const a = this.vcpuTimes[id]?.area;
-    if (a !== undefined) updateVcpuTime(a, this.clock);
+    const t = this.vcpuTimes[id];
+    if (t === undefined) return;
+    if (t.area !== undefined) updateVcpuTime(t.area, this.clock);
+    const v = this.domain.vcpus[id];
+    if (t.timeArea !== 0 && v !== undefined) {
+      // The secondary copy through the vCPU's page tables, under its own version (odd, then even);
+      // a fault is ignored, as Xen's copy to the guest is best effort.
+      const even = t.nextTimeAreaVersion();
+      const b = timeRecordBytes(timeRecordAt(this.clock.ticks()), even);
+      const odd = new Uint8Array(4);
+      new DataView(odd.buffer).setUint32(0, (even - 1) >>> 0, true);
+      if (v.mem.write(t.timeArea, odd)) {
+        v.mem.write(t.timeArea + 4, b.subarray(4));
+        v.mem.write(t.timeArea, b.subarray(0, 4));
+      }
+    }
   }
 
   /** After a time jump or a mode change: every vCPU's record and the wall clock. */

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { layout } from '../../abi/public/index.js';
-import { XEN_EEXIST, XEN_EINVAL, XEN_ENOENT, XEN_ENOSYS } from '../../abi/public/errno.js';
+import { XEN_EEXIST, XEN_EFAULT, XEN_EINVAL, XEN_ENOENT, XEN_ENOSYS } from '../../abi/public/errno.js';
 import { VcpuInfoArea } from '../../abi/time/pvclock.js';
 import { runExactly, runMachine } from '../../abi/time/scheduler.js';
 import { CODE, CODE1, DATA, EVENT_CB, HC, L4, SPARE_PFN, STACK1, asm, load, shutdownCode, signed, world, type World } from './time-guest.js';
@@ -58,7 +58,7 @@ describe('vcpu_op: errors', () => {
     expect(call(w, HC.vcpu_op, 99, 2, 0)).toBe(-XEN_ENOENT);
     expect(call(w, HC.vcpu_op, OP.is_up, 2, 0)).toBe(-XEN_ENOENT);
     expect(call(w, HC.vcpu_op, 99, 0, 0)).toBe(-XEN_ENOSYS);
-    expect(call(w, HC.vcpu_op, OP.time_area, 0, ARG)).toBe(-XEN_ENOSYS);
+    expect(call(w, HC.vcpu_op, 14, 0, ARG)).toBe(-XEN_ENOSYS); // register_runstate_phys_area: 4.18
     expect(call(w, HC.vcpu_op, OP.is_up, 0, 0)).toBe(1);
     expect(call(w, HC.vcpu_op, OP.is_up, 1, 0)).toBe(0);
     expect(call(w, HC.vcpu_op, OP.up, 1, 0)).toBe(-XEN_EINVAL);
@@ -166,6 +166,25 @@ describe('vcpu_op: runstate', () => {
     expect(area[0]! & 0xffffffffn).toBe(1n);
     expect(area[1]).toBe(BigInt(r.now));
     expect(area[4]).toBe(blocked);
+  });
+});
+
+describe('vcpu_op: register_vcpu_time_memory_area', () => {
+  it('keeps a second pvclock copy at a guest address; a handle in Xen\'s range is -EFAULT', () => {
+    const w = world();
+    const COPY = DATA + 0xb00;
+    w.ram.dv.setBigUint64(ARG, 0xffff800000001000n, true);
+    expect(call(w, HC.vcpu_op, OP.time_area, 0, ARG)).toBe(-XEN_EFAULT);
+    w.ram.dv.setBigUint64(ARG, BigInt(COPY), true);
+    expect(call(w, HC.vcpu_op, OP.time_area, 0, ARG)).toBe(0);
+    expect(w.ram.dv.getUint32(COPY, true)).toBe(2);
+    w.dom.time!.updateTime(0);
+    expect(w.ram.dv.getUint32(COPY, true)).toBe(4);
+    const stamp = w.ram.u64(COPY + 8);
+    expect(stamp).toBe(BigInt(w.xen.clock.ticks()));
+    expect(w.ram.u64(COPY + 16)).toBe(stamp);
+    expect(w.ram.dv.getUint32(COPY + 24, true)).toBe(2 ** 31);
+    expect(w.ram.dv.getInt8(COPY + 28)).toBe(1);
   });
 });
 
