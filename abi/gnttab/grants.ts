@@ -47,7 +47,7 @@ import {
   GTF_type_mask,
 } from '../public/grant-table.js';
 import { DOMID_IO, DOMID_SELF } from '../public/xen.js';
-import { GrantTable, PIN_LIMIT, pinned, writePinned, type GrantTableOptions } from './table.js';
+import { GrantTable, PIN_LIMIT, pinned, writePinned, type GrantTableOptions, type GrantTableRecord } from './table.js';
 
 const PAGE_SIZE = 4096;
 const TWO32 = 4294967296;
@@ -188,6 +188,25 @@ export class GrantHub {
   /** `add`, packaged for `Domain.gnttab`. */
   attach(domid: number, opts: GrantTableOptions = {}): DomainGrants {
     return { hub: this, table: this.add(domid, opts) };
+  }
+
+  /** Every table's record (the host's included), by domid order. */
+  save(): GrantTableRecord[] {
+    return [...this.tables.keys()].sort((x, y) => x - y).map((id) => (this.tables.get(id) as GrantTable).save());
+  }
+
+  /** Puts a saved table back (replacing the host's, or adding a domain's). */
+  restore(r: GrantTableRecord): GrantTable {
+    const t = GrantTable.restore(this.mem, r);
+    if (r.domid === HOST_DOMID) {
+      this.host.maptrack.length = 0;
+      this.host.maptrack.push(...t.maptrack);
+      this.host.restoreFreeList(r.maptrackFree);
+      return this.host;
+    }
+    if (this.tables.has(r.domid)) throw new Error(`grant tables: domain ${r.domid} already has a table`);
+    this.tables.set(r.domid, t);
+    return t;
   }
 
   get(domid: number): GrantTable | undefined {

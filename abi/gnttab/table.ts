@@ -109,6 +109,28 @@ export interface EntrySnapshot {
   transRef: number;
 }
 
+/**
+ * A table's saved state (STYLE §6), format `xenlab-gnttab/1`. Every field is saved. The frames'
+ * contents (entries, status words) and their reference counts live in machine memory and are
+ * saved with it; the record names the frames.
+ */
+export interface GrantTableRecord {
+  readonly format: 'xenlab-gnttab/1';
+  readonly domid: number;
+  readonly version: 1 | 2;
+  readonly maxFrames: number;
+  readonly maxMaptrackFrames: number;
+  readonly maxVersion: 1 | 2;
+  /** MFNs of the entry frames and of the v2 status frames. */
+  readonly shared: readonly number[];
+  readonly status: readonly number[];
+  /** Active entries with at least one pin. */
+  readonly active: readonly ({ readonly ref: number } & Readonly<ActiveEntry>)[];
+  /** Every maptrack entry up to the limit (flags 0: free), and the free list in order. */
+  readonly maptrack: readonly Readonly<MaptrackEntry>[];
+  readonly maptrackFree: readonly number[];
+}
+
 export interface GrantTableOptions {
   readonly maxGrantFrames?: number;
   readonly maxMaptrackFrames?: number;
@@ -145,6 +167,35 @@ export class GrantTable {
     if (opts.frameless !== true && !this.grow(INITIAL_NR_GRANT_FRAMES)) {
       throw new RangeError(`grant table of domain ${domid}: no machine frame for the first grant frame`);
     }
+  }
+
+  save(): GrantTableRecord {
+    return {
+      format: 'xenlab-gnttab/1',
+      domid: this.domid,
+      version: this.version,
+      maxFrames: this.maxFrames,
+      maxMaptrackFrames: this.maxMaptrackFrames,
+      maxVersion: this.maxVersion,
+      shared: [...this.shared],
+      status: [...this.status],
+      active: [...this.active.entries()].filter(([, a]) => pinned(a)).sort(([x], [y]) => x - y).map(([ref, a]) => ({ ref, ...a })),
+      maptrack: this.maptrack.map((m) => ({ ...m })),
+      maptrackFree: [...this.maptrackFree],
+    };
+  }
+
+  /** A table from its record, over the machine memory that holds its frames (nothing allocated). */
+  static restore(mem: MachineMemory, r: GrantTableRecord): GrantTable {
+    if (r.format !== 'xenlab-gnttab/1') throw new Error(`grant table record: unknown format ${String(r.format)}`);
+    const t = new GrantTable(r.domid, mem, { maxGrantFrames: r.maxFrames, maxMaptrackFrames: r.maxMaptrackFrames, maxVersion: r.maxVersion, frameless: true });
+    t.version = r.version;
+    t.shared.push(...r.shared);
+    t.status.push(...r.status);
+    for (const { ref, ...a } of r.active) t.active.set(ref, { ...a });
+    t.maptrack.push(...r.maptrack.map((m) => ({ ...m })));
+    t.maptrackFree.push(...r.maptrackFree);
+    return t;
   }
 
   get nrFrames(): number {
@@ -362,6 +413,12 @@ export class GrantTable {
     if (m === undefined) throw new Error(`grant table ${this.domid}: put of handle ${handle} beyond the maptrack`);
     m.flags = 0;
     this.maptrackFree.push(handle);
+  }
+
+  /** Replaces the free list (restoring the host's table in place). */
+  restoreFreeList(free: readonly number[]): void {
+    this.maptrackFree.length = 0;
+    this.maptrackFree.push(...free);
   }
 
   /** Handles in use. */

@@ -9,8 +9,9 @@
  *    mappings; each granted frame holds one general reference per mapping and one writable type
  *    reference per writable mapping;
  *  - a revoked grant is never mapped or copied until it is granted again.
- * At the end every mapping is unmapped and nothing may be left: no pin, no in-use bit, no extra
- * reference, no handle, no PTE. Invalid operations are generated too.
+ * At the end the tables are saved and restored into a new hub, every mapping is unmapped through
+ * it, and nothing may be left: no pin, no in-use bit, no extra reference, no handle, no PTE.
+ * Invalid operations are generated too.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -330,6 +331,14 @@ function run(ops: readonly Op[]): void {
     }
     check(s, model, where);
   });
+
+  // Save and restore every table (through JSON), then carry on with the restored hub.
+  const restored = new GrantHub(s.mem, { hostMapper: s.hub.hostMapper });
+  for (const r of JSON.parse(JSON.stringify(s.hub.save())) as ReturnType<GrantHub['save']>) restored.restore(r);
+  expect(restored.save()).toEqual(s.hub.save());
+  s.hub = restored;
+  s.t = new Map(DOMS.map((d) => [d, restored.get(d) as GrantTable]));
+  check(s, model, 'after save/restore');
 
   // Unmap everything that is left: nothing may remain.
   for (const m of [...model.maps]) {

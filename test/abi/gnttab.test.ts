@@ -278,6 +278,33 @@ describe('grant table: map and unmap', () => {
   });
 });
 
+describe('grant table: save and restore', () => {
+  it('round-trips every table through its record; the restored hub unmaps what the old one mapped', () => {
+    const { mem, hub, a, b, pa } = world();
+    hub.setupTable(a, SELF, 2);
+    expect(b.setVersion(2)).toBe(0);
+    grant(a, 8, RW, 2, pa[0] as number);
+    grant(a, 9, RO, 0, pa[1] as number);
+    const m = hub.map(b, { hostAddr: 0, flags: DEV, ref: 8, dom: 1 });
+    const h = hub.mapForHost(1, 9, true);
+    if (typeof h === 'number') throw new Error(`status ${h}`);
+    const records = JSON.parse(JSON.stringify(hub.save())) as ReturnType<GrantHub['save']>;
+    expect(records.map((r) => r.domid)).toEqual([0, 1, 2]);
+    const again = new GrantHub(mem);
+    for (const r of records) again.restore(r);
+    expect(again.save()).toEqual(hub.save());
+    const a2 = again.get(1) as GrantTable;
+    const b2 = again.get(2) as GrantTable;
+    expect(b2.version).toBe(2);
+    expect(again.unmap(b2, { hostAddr: 0, devBusAddr: (pa[0] as number) * 4096, handle: m.handle as number })).toBe(G.GNTST_okay);
+    expect(again.unmapForHost(h.handle)).toBe(G.GNTST_okay);
+    expect(a2.readEntry(8).flags).toBe(RW);
+    expect(a2.readEntry(9).flags).toBe(RO);
+    expect(mem.count[pa[0] as number]).toBe(1);
+    expect(() => again.restore(records[1] as (typeof records)[number])).toThrow(/already has a table/);
+  });
+});
+
 describe('grant table: the host backends', () => {
   it('mapForHost gives the frame itself; the in-use bits and references are held until unmapForHost', () => {
     const { mem, hub, a, pa } = world();
