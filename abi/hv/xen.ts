@@ -124,8 +124,9 @@ export class Xen implements PvHypervisor, TimeHost {
   addEvents(d: Domain, sharedInfo: DataView | undefined): void {
     d.evtchn = this.events.add(d.id, {
       sharedInfo,
+      // Every vCPU id below max_vcpus exists for Xen (Linux binds a CPU's VIRQ_TIMER before VCPUOP_initialise).
       get nrVcpus() {
-        return d.vcpus.length;
+        return Math.max(d.maxVcpus, d.vcpus.length);
       },
       kick: (vcpu) => {
         d.time?.mirrorEvents(vcpu);

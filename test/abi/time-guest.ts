@@ -51,13 +51,14 @@ export interface World {
 
 export const FEATURES = new Set(['base', 'sse', 'sse2'] as const);
 
-export function world(opts: XenOptions = {}, maxVcpus = 2): World {
+/** A machine with one domain; with `on`, a further domain (id 2, its own RAM) on that Xen. */
+export function world(opts: XenOptions = {}, maxVcpus = 2, on?: Xen): World {
   const ram = new Ram();
   ram.dv.setBigUint64(L4 * 4096, 0x2000n | 7n, true);
   ram.dv.setBigUint64(0x2000, 0x3000n | 7n, true);
   for (let k = 0; k < 8; k++) ram.dv.setBigUint64(0x3000 + k * 8, BigInt(k * 2 * MiB) | 0x87n, true);
-  const xen = new Xen(FEATURES, opts);
-  const dom = new Domain(1, 'time');
+  const xen = on ?? new Xen(FEATURES, opts);
+  const dom = new Domain(on === undefined ? 1 : 2, 'time');
   dom.machine = ram;
   dom.maxVcpus = maxVcpus;
   const v = new PvVcpu(0, ram, xen, FEATURES);

@@ -119,6 +119,33 @@ describe('singleshot timers and SCHEDOP_block', () => {
   });
 });
 
+describe('the scheduler', () => {
+  it('stops when the domain crashes', () => {
+    const w = world();
+    load(w, CODE, [0x90, 0x90, 0x0f, 0x0b]); // ud2 with no trap table: Xen crashes the domain
+    const r = runMachine({ xen: w.xen, domains: [w.dom] });
+    expect(r.reason).toBe('ended');
+    expect(w.dom.state).toEqual({ kind: 'crashed', why: 'no guest handler for vector 6' });
+    expect(r.instructions).toBe(2);
+  });
+
+  it('runs two domains round-robin on one clock: one blocks on a timer while the other computes', () => {
+    const a = world();
+    const b = world({}, 1, a.xen);
+    a.dom.evtchn!.bindVirq(0, 0);
+    load(a, CODE, [...asm.hc(HC.vcpu_op, VCPUOP_stop_periodic_timer, 0, 0), ...asm.hc(HC.set_timer_op, 300_000), ...asm.hc(HC.sched_op, SCHEDOP_block, 0), ...asm.jmpSelf]);
+    a.ram.bytes(EVENT_CB, tscThenShutdown(a));
+    const loop = [...asm.incMem(DATA + 0x40)];
+    load(b, CODE, [...asm.hc(HC.vcpu_op, VCPUOP_stop_periodic_timer, 0, 0), ...loop, ...asm.jmpBack(loop.length)]);
+    const r = runMachine({ xen: a.xen, domains: [a.dom, b.dom], maxInstructions: 400_000 });
+    expect(r.reason).toBe('instruction-limit');
+    expect(a.dom.state.kind).toBe('shutdown');
+    expect(a.ram.u64(SEEN_TSC)).toBe(300_000n); // the deadline, though b ran meanwhile
+    expect(r.idleSkippedNs).toBe(0); // b was always runnable: no time skipped
+    expect(b.ram.u64(DATA + 0x40)).toBeGreaterThan(50_000n);
+  });
+});
+
 describe('periodic timers and idle skipping', () => {
   it('a 1 ms periodic timer fires every ms while the vCPU is blocked; time jumps between them', () => {
     const w = world();
