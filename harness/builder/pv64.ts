@@ -10,6 +10,7 @@
  * Simplification (documented in docs/domain-builder.md): the p2m list always goes into the boot
  * region (step d), as libxenguest does when INIT_P2M is absent or unusable; Linux accepts both.
  */
+import { GrantHub } from '../../abi/gnttab/grants.js';
 import { Domain } from '../../abi/hv/domain.js';
 import type { MachineMemory } from '../../abi/hv/machine.js';
 import type { PageTypes } from '../../abi/hv/page-types.js';
@@ -43,6 +44,8 @@ export interface Pv64BuildOptions {
   readonly cmdline: string;
   readonly ramdisk?: Uint8Array;
   readonly features: ReadonlySet<Feature>;
+  /** The machine's grant tables (one hub per machine: pass the same one for every domain built on it). */
+  readonly grants?: GrantHub;
 }
 
 export interface Pv64Layout {
@@ -213,6 +216,7 @@ export function buildPv64(o: Pv64BuildOptions): Pv64Domain {
   d.memory = DomainMemory.libxlPv(o.memMiB * 1024, si);
   const ec = d.evtchn;
   if (ec === undefined) internal('no event channels');
+  d.gnttab = (o.grants ?? new GrantHub(o.machine, { types: o.types })).attach(o.domid);
   const storeEvtchn = ec!.allocUnbound(o.domid, 0);
   const consoleEvtchn = ec!.allocUnbound(o.domid, 0);
 
