@@ -26,8 +26,8 @@ export const setTrapTable: Handler = (ctx) => {
   for (let k = 0; k < 256; k++) {
     const e = View.copyIn(TRAP_INFO, ctx.mem, at + k * TRAP_INFO.size);
     if (e === undefined) return -14; // -EFAULT
-    const address = e.lo('address') + e.hi('address') * 4294967296;
-    const signed = address >= 2 ** 63 ? address - 2 ** 64 : address;
+    // Sign-extended from the halves: an unsigned sum above 2^53 would lose the low bits.
+    const signed = (e.hi('address') | 0) * 4294967296 + e.lo('address');
     if (e.lo('address') === 0 && e.hi('address') === 0) return 0;
     if (!isCanonical(signed)) return -XEN_EINVAL;
     const vec = e.get('vector');

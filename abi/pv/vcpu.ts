@@ -21,7 +21,7 @@ import { decode } from '../../x86/decoder.js';
 import { Fault, GP, PF_VEC, UD } from '../../x86/fault.js';
 import type { Feature } from '../../x86/isa/types.js';
 import type { PhysicalMemory } from '../../x86/memory.js';
-import { CR0_ET, CR0_PE, CR0_PG, CR0_WP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, isCanonical } from '../../x86/system/regs.js';
+import { CR0_ET, CR0_PE, CR0_PG, CR0_WP, CR4_DE, CR4_FSGSBASE, CR4_MCE, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_OSXSAVE, CR4_PAE, CR4_TSD, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, isCanonical } from '../../x86/system/regs.js';
 import { GuestVirtualMemory } from './guest-memory.js';
 
 /** Xen's flat selectors for PV64 guests (reference §3.2). */
@@ -114,6 +114,8 @@ export class PvVcpu {
   /** Virtual CR0.TS (fpu_taskswitch) and CR2. */
   virtualTs = false;
   virtualCr2 = 0;
+  /** CR4 as the guest last wrote it (MOV to CR4); the guest reads `virtualCr4()`. */
+  guestCr4 = 0;
   /** Virtual IOPL (physdev set_iopl). */
   iopl = 0;
   /** vcpu_info, once the domain has mapped shared_info (or VCPUOP_register_vcpu_info). */
@@ -419,6 +421,17 @@ export class PvVcpu {
 
   // ---- emulation of what faulted ------------------------------------------------------------------
 
+  /**
+   * Xen `pv_fixup_guest_cr4`: the real CR4's PAE/MCE/OSFXSR/OSXMMEXCPT, plus the guest-controlled
+   * TSD/DE/FSGSBASE/OSXSAVE it wrote, each only if the CPUID policy offers the feature.
+   */
+  virtualCr4(): number {
+    const [, , ecx1, edx1] = this.hv.cpuid(this, 1, 0);
+    const ebx7 = this.hv.cpuid(this, 7, 0)[1];
+    const allowed = ((edx1 & 0x10) !== 0 ? CR4_TSD : 0) | ((edx1 & 0x4) !== 0 ? CR4_DE : 0) | ((ebx7 & 1) !== 0 ? CR4_FSGSBASE : 0) | ((ecx1 & (1 << 26)) !== 0 ? CR4_OSXSAVE : 0);
+    return ((this.cpu.cr4 & (CR4_PAE | CR4_MCE | CR4_OSFXSR | CR4_OSXMMEXCPT)) | (this.guestCr4 & allowed)) >>> 0;
+  }
+
   /** `ud2; .ascii "xen"; cpuid`: Xen's CPUID policy, RIP past all seven bytes. */
   private forcedEmulation(): boolean {
     const sig = new Uint8Array(7);
@@ -472,6 +485,30 @@ export class PvVcpu {
         if (!this.kernelMode) return false;
         this.virtualTs = false;
         break;
+      case 'mov_Ry_Cy':
+      case 'mov_Cy_Ry': {
+        // MOV from/to CR0, CR2, CR4 in kernel mode (reference §3.7; CR3 writes are not emulated yet).
+        if (!this.kernelMode) return false;
+        const r = decode(c, c.rip);
+        if (name === 'mov_Ry_Cy') {
+          const v = [((c.cr0 & ~8) | (this.virtualTs ? 8 : 0)) >>> 0, -1, this.virtualCr2, this.guestTable * 4096, this.virtualCr4()][r.reg];
+          if (v === undefined || v === -1) return false;
+          this.setReg(r.rm, v);
+          break;
+        }
+        const val = this.reg(r.rm);
+        if (r.reg === 0) {
+          // Only TS may differ from the real CR0 (Xen treats it like fpu_taskswitch).
+          if (val < 0 || val >= 4294967296 || ((val ^ c.cr0) & ~8) !== 0) return false;
+          this.virtualTs = (val & 8) !== 0;
+        } else if (r.reg === 2) {
+          this.virtualCr2 = val;
+          this.vcpuInfo?.setCr2(val);
+        } else if (r.reg === 4) {
+          this.guestCr4 = val % 4294967296;
+        } else return false;
+        break;
+      }
       case 'wbinvd':
       case 'invd':
         if (!this.kernelMode) return false;
