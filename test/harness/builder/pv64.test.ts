@@ -79,13 +79,21 @@ describe('PV64 domain builder', () => {
     expect(b.vcpu.mem.write(L.virtBase + L.stackPfn * 4096, new Uint8Array(1))).toBe(true);
   });
 
-  it('runs the kernel up to its first hypercalls (features, then its page-table and memory set-up)', () => {
+  it('runs the kernel through xen_start_kernel: GDT switch, own page tables, console lines, callbacks', () => {
     const b = build();
-    b.vcpu.cpu.run(200_000);
+    for (let k = 0; k < 40 && b.domain.running; k++) b.vcpu.cpu.run(1_000_000);
     const calls = b.domain.stats.list();
-    expect(calls[0]).toBeDefined();
-    expect(calls.find((c) => c.hypercall === 'xen_version' && c.subop === 'XENVER_get_features')?.result).toBe('ok');
-    expect(calls.find((c) => c.hypercall === 'update_va_mapping')?.result).toBe('ok');
+    const result = (hypercall: string, subop = '') => calls.find((c) => c.hypercall === hypercall && c.subop === subop && c.result === 'ok')?.count ?? 0;
+    expect(result('xen_version', 'XENVER_get_features')).toBe(1);
+    expect(result('memory_op', 'XENMEM_machphys_mapping')).toBe(1);
+    expect(result('set_gdt')).toBeGreaterThanOrEqual(1);
+    expect(result('update_va_mapping')).toBeGreaterThanOrEqual(10);
+    expect(result('mmuext_op')).toBeGreaterThanOrEqual(4); // pin init_top_pgt, unpin the builder's L4, NEW_BASEPTR
+    expect(result('callback_op', 'CALLBACKOP_register')).toBeGreaterThanOrEqual(3); // event, failsafe, syscall
+    // xen_start_kernel's own console lines, through CONSOLEIO_write.
+    const out = String.fromCharCode(...b.domain.consoleOut);
+    expect(out).toContain('mapping kernel into physical memory\n');
+    expect(out).toContain('about to get started...\n');
   });
 
   it('refuses a 32-bit kernel and a memory size too small, each with one line naming the image', () => {
