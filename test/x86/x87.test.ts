@@ -542,3 +542,14 @@ fild_fistp_i64 df6b00df7b08df6b00db7b10 f7ffffffffffff7f 0 32 f7ffffffffffff7ff7
 fcmov dd4308dd4300dbf1dac1dd5b10 000000000000f03f0000000000000040 16 8 0000000000000040 3800 001
 `;
 }
+
+describe('x87: transcendentals finish for any operand', () => {
+  it('FYL2XP1 with ST(0) far outside its range (2^16000) completes with a finite result', () => {
+    // m80 at DATA: 2^16000 (exponent 0x3fff + 16000, explicit integer bit); 1.0 for ST(1).
+    const big = [0, 0, 0, 0, 0, 0, 0, 0x80, (0x3fff + 16000) & 0xff, (0x3fff + 16000) >> 8];
+    // fld1; fld tbyte [rbx]; fyl2xp1; fstp qword [rbx+16]
+    const { c, fault } = run([0xd9, 0xe8, 0xdb, 0x2b, 0xd9, 0xf9, 0xdd, 0x5b, 0x10], big);
+    expect(fault).toBeUndefined();
+    expect(c.retired).toBe(4);
+  });
+});

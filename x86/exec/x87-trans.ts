@@ -297,8 +297,9 @@ export function ylog2(x: X87, yk: number, vk: number): void {
 export function ylog2p1(x: X87, yk: number, vk: number): void {
   const a = fromSlot(x, vk);
   const tail: Tail = { dir: 0 };
-  // ln(1 + a) = 2 atanh(a / (2 + a))
-  const l = div(scale(atanhSeries(div(a, add(int(2), a)), tail), 1), LN2);
+  // ln(1 + a) = 2 atanh(a / (2 + a)) converges fast only for small a: beyond |a| >= 1/4 (outside
+  // FYL2XP1's defined range, where any input must still finish) take log2(1 + a) directly.
+  const l = top(a) >= -2 ? log2(add(ONE, a), tail).v : div(scale(atanhSeries(div(a, add(int(2), a)), tail), 1), LN2);
   const y = fromSlot(x, yk);
   toSlot(x, mul(y, l), false, y.m < 0n ? -tail.dir : tail.dir);
 }
