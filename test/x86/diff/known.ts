@@ -22,7 +22,13 @@ const TRANS2 =
   TRANS + '; for FPTAN/FSINCOS more often (the cotangent branch and the pushed cosine), not yet analysed';
 const LOG = TRANS + '; FYL2X/FYL2XP1 about 2% of random cases (operands near 1 and tiny products), not yet analysed';
 
+/** MXCSR bit 17: AMD's misaligned-SSE mask (MM) is writable on the reference CPU, reserved here. */
+const MXCSR_MM =
+  'LDMXCSR of a value with bit 17 set: the AMD reference accepts it (MM, the misaligned-SSE mask; MXCSR_MASK 0x2ffff), ' +
+  'x86/ raises #GP(0) as Intel does, since misaligned-SSE mode is not modelled (found by seed 1129: 1 case in about 600)';
+
 export const KNOWN_MISMATCHES: ReadonlyMap<string, string> = new Map<string, string>([
+  ['ldmxcsr_Md', MXCSR_MM],
   ['f2xm1', TRANS],
   ['fyl2x', LOG],
   ['fptan', TRANS2],
