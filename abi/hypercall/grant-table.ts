@@ -10,6 +10,7 @@
  * before it done; -ENOSYS for an unknown command). Xen stops after 512 elements and continues
  * the hypercall; with nothing to preempt us, we process the whole array in one go.
  */
+import type { GuestMemory } from '../layout/memory.js';
 import type { DomainGrants } from '../gnttab/grants.js';
 import { View } from '../layout/view.js';
 import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSYS } from '../public/errno.js';
@@ -99,16 +100,7 @@ function op(ctx: HypercallContext, g: DomainGrants, cmd: number, uop: number, co
       const a = View.copyIn(L.setup, m, uop);
       if (a === undefined) return -XEN_EFAULT;
       const r = hub.setupTable(table, a.get('dom'), a.get('nr_frames'));
-      let status = r.status;
-      const list = a.get('frame_list');
-      const b = new Uint8Array(8);
-      const dv = new DataView(b.buffer);
-      r.frames.forEach((f, i) => {
-        dv.setUint32(0, f % TWO32 >>> 0, true);
-        dv.setUint32(4, Math.floor(f / TWO32) >>> 0, true);
-        if (!m.write(list + i * 8, b)) status = G.GNTST_bad_virt_addr;
-      });
-      a.set('status', status);
+      a.set('status', writeFrameList(m, a.get('frame_list'), r.frames) ? r.status : G.GNTST_bad_virt_addr);
       return a.copyOut(m, uop) ? 0 : -XEN_EFAULT;
     }
     case G.GNTTABOP_dump_table: {
@@ -164,16 +156,7 @@ function op(ctx: HypercallContext, g: DomainGrants, cmd: number, uop: number, co
       const a = View.copyIn(L.statusFrames, m, uop);
       if (a === undefined) return -XEN_EFAULT;
       const r = hub.getStatusFrames(table, a.get('dom'), a.get('nr_frames'));
-      let status = r.status;
-      const list = a.get('frame_list');
-      const b = new Uint8Array(8);
-      const dv = new DataView(b.buffer);
-      r.frames.forEach((f, i) => {
-        dv.setUint32(0, f % TWO32 >>> 0, true);
-        dv.setUint32(4, Math.floor(f / TWO32) >>> 0, true);
-        if (!m.write(list + i * 8, b)) status = G.GNTST_bad_virt_addr;
-      });
-      a.set('status', status);
+      a.set('status', writeFrameList(m, a.get('frame_list'), r.frames) ? r.status : G.GNTST_bad_virt_addr);
       return a.copyOut(m, uop) ? 0 : -XEN_EFAULT;
     }
     case G.GNTTABOP_get_version: {
@@ -212,4 +195,17 @@ function op(ctx: HypercallContext, g: DomainGrants, cmd: number, uop: number, co
     default:
       return -XEN_ENOSYS;
   }
+}
+
+/** Writes `frames` as 64-bit entries at `list` (setup_table, get_status_frames); false if any write faulted. */
+function writeFrameList(m: GuestMemory, list: number, frames: readonly number[]): boolean {
+  const b = new Uint8Array(8);
+  const dv = new DataView(b.buffer);
+  let ok = true;
+  frames.forEach((f, i) => {
+    dv.setUint32(0, f % TWO32 >>> 0, true);
+    dv.setUint32(4, Math.floor(f / TWO32) >>> 0, true);
+    if (!m.write(list + i * 8, b)) ok = false;
+  });
+  return ok;
 }
