@@ -10,22 +10,16 @@ import { Domain } from '../../abi/hv/domain.js';
 import { Xen } from '../../abi/hv/xen.js';
 import * as E from '../../abi/public/errno.js';
 import { NO_RETURN, PvVcpu } from '../../abi/pv/vcpu.js';
-import type { PhysicalMemory } from '../../x86/memory.js';
+import { TestRam } from '../support/ram.js';
 
 const MiB = 1 << 20;
 const DATA = 0x200000;
 const ERRNOS = new Set(Object.entries(E).filter(([k, v]) => k.startsWith('XEN_E') && typeof v === 'number').map(([, v]) => v as number));
 
-class Ram implements PhysicalMemory {
-  readonly buf = new ArrayBuffer(4 * MiB);
-  private readonly frames: DataView[] = [];
-  frame(pfn: number): DataView | undefined {
-    return pfn < 1024 ? (this.frames[pfn] ??= new DataView(this.buf, pfn * 4096, 4096)) : undefined;
+class Ram extends TestRam {
+  constructor() {
+    super(4 * MiB);
   }
-  mmioRead(): number {
-    return -1;
-  }
-  mmioWrite(): void {}
 }
 
 function machine(data: Uint8Array): { xen: Xen; dom: Domain; v: PvVcpu; ram: Ram } {

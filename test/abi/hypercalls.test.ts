@@ -9,7 +9,7 @@ import { Domain } from '../../abi/hv/domain.js';
 import { Xen } from '../../abi/hv/xen.js';
 import { PvVcpu } from '../../abi/pv/vcpu.js';
 import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSYS } from '../../abi/public/errno.js';
-import type { PhysicalMemory } from '../../x86/memory.js';
+import { TestRam } from '../support/ram.js';
 
 const MiB = 1 << 20;
 const CODE = 0x100000;
@@ -17,21 +17,9 @@ const DATA = 0x200000;
 const STACK = 0x300000;
 const HANDLERS = 0x400000;
 
-class Ram implements PhysicalMemory {
-  readonly buf = new ArrayBuffer(8 * MiB);
-  private readonly frames: DataView[] = [];
-  frame(pfn: number): DataView | undefined {
-    return pfn < 2048 ? (this.frames[pfn] ??= new DataView(this.buf, pfn * 4096, 4096)) : undefined;
-  }
-  mmioRead(): number {
-    return -1;
-  }
-  mmioWrite(): void {}
-  bytes(pa: number, b: ArrayLike<number>): void {
-    new Uint8Array(this.buf, pa, b.length).set(b);
-  }
-  u64(pa: number, v: bigint): void {
-    new DataView(this.buf).setBigUint64(pa, BigInt.asUintN(64, v), true);
+class Ram extends TestRam {
+  constructor() {
+    super(8 * MiB);
   }
 }
 

@@ -7,28 +7,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FLAT_KERNEL_CS64, FLAT_KERNEL_SS64, NO_RETURN, PvVcpu, type PvHypervisor, type VcpuInfoRef } from '../../abi/pv/vcpu.js';
-import type { PhysicalMemory } from '../../x86/memory.js';
+import { TestRam } from '../support/ram.js';
 
 const MiB = 1 << 20;
 
-class Ram implements PhysicalMemory {
-  readonly buf = new ArrayBuffer(16 * MiB);
-  private readonly frames: DataView[] = [];
-  frame(pfn: number): DataView | undefined {
-    return pfn < 4096 ? (this.frames[pfn] ??= new DataView(this.buf, pfn * 4096, 4096)) : undefined;
-  }
-  mmioRead(): number {
-    return -1;
-  }
-  mmioWrite(): void {}
-  bytes(pa: number, b: readonly number[]): void {
-    new Uint8Array(this.buf, pa, b.length).set(b);
-  }
-  u64(pa: number, v: bigint): void {
-    new DataView(this.buf).setBigUint64(pa, BigInt.asUintN(64, v), true);
-  }
-  get64(pa: number): bigint {
-    return new DataView(this.buf).getBigUint64(pa, true);
+class Ram extends TestRam {
+  constructor() {
+    super(16 * MiB);
   }
 }
 

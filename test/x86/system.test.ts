@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Cpu, type CpuHooks } from '../../x86/cpu.js';
 import { DF_VEC, type Fault, GP, PF_VEC, UD } from '../../x86/fault.js';
-import type { PhysicalMemory } from '../../x86/memory.js';
+import { TestRam } from '../support/ram.js';
 import {
   CR0_PE, CR0_PG, CR0_WP, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, MSR_FS_BASE, MSR_LSTAR, MSR_SFMASK, MSR_STAR,
   SA_CODE32_FLAT, SA_DATA32_FLAT,
@@ -15,30 +15,7 @@ import {
 
 const MiB = 1 << 20;
 
-class Ram implements PhysicalMemory {
-  readonly buf: ArrayBuffer;
-  private readonly frames: DataView[] = [];
-  constructor(readonly size: number) {
-    this.buf = new ArrayBuffer(size);
-  }
-  frame(pfn: number): DataView | undefined {
-    if (pfn * 4096 >= this.size) return undefined;
-    return (this.frames[pfn] ??= new DataView(this.buf, pfn * 4096, 4096));
-  }
-  mmioRead(): number {
-    return -1;
-  }
-  mmioWrite(): void {}
-  bytes(pa: number, b: readonly number[]): void {
-    new Uint8Array(this.buf, pa, b.length).set(b);
-  }
-  u64(pa: number, v: bigint): void {
-    new DataView(this.buf).setBigUint64(pa, BigInt.asUintN(64, v), true);
-  }
-  get64(pa: number): bigint {
-    return new DataView(this.buf).getBigUint64(pa, true);
-  }
-}
+class Ram extends TestRam {}
 
 // Physical layout of the test machine.
 const PML4 = 0x1000;
