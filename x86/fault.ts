@@ -33,6 +33,11 @@ export const PFEC_U = 4;
 export const PFEC_RSVD = 8;
 export const PFEC_I = 16;
 
+/** Vectors that push an error code (SDM vol. 3 table 6-1): #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP, #VC, #SX. */
+export function pushesErrorCode(vector: number): boolean {
+  return vector === 8 || (vector >= 10 && vector <= 14) || vector === 17 || vector === 21 || vector === 29 || vector === 30;
+}
+
 export class Fault {
   constructor(
     readonly vector: number,

@@ -18,7 +18,7 @@
  */
 import { Cpu, type CpuHooks } from '../../x86/cpu.js';
 import { decode } from '../../x86/decoder.js';
-import { Fault, GP, PF_VEC, UD } from '../../x86/fault.js';
+import { Fault, GP, PF_VEC, UD, pushesErrorCode as hasErrorCode } from '../../x86/fault.js';
 import type { Feature } from '../../x86/isa/types.js';
 import type { PhysicalMemory } from '../../x86/memory.js';
 import { CR0_ET, CR0_PE, CR0_PG, CR0_WP, CR4_DE, CR4_FSGSBASE, CR4_MCE, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_OSXSAVE, CR4_PAE, CR4_TSD, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, isCanonical } from '../../x86/system/regs.js';
@@ -49,10 +49,6 @@ const XEN_GDT: ReadonlyMap<number, readonly [number, number]> = new Map([
 /** Trap-table flags (xen.h trap_info.flags): bits 1:0 DPL, bit 2 mask events on entry. */
 const TI_MASK_EVENTS = 4;
 
-/** Exceptions that push an error code (reference §3.3). */
-function hasErrorCode(vector: number): boolean {
-  return vector === 8 || (vector >= 10 && vector <= 14) || vector === 17 || vector === 21 || vector === 29 || vector === 30;
-}
 
 /** VGCF_in_syscall: the iret hypercall returns as SYSRET would (RCX/R11 not restored). */
 export const VGCF_IN_SYSCALL = 0x100;

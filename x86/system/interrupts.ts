@@ -14,7 +14,7 @@
  */
 import type { Cpu } from '../cpu.js';
 import type { Insn } from '../decoder.js';
-import { DB, DF_VEC, Fault, GP, NP, PF_VEC, SS, TS, UD, VECTOR_NAMES } from '../fault.js';
+import { DB, DF_VEC, Fault, GP, NP, PF_VEC, SS, TS, UD, VECTOR_NAMES, pushesErrorCode as hasErrorCode } from '../fault.js';
 import { attrOf, baseOf, dplOf, join64, limitOf, readDescriptor, tableAddress } from './descriptors.js';
 import {
   CR0_PE, EFER_LMA, EFER_SCE, RF_IF, RF_IOPL, RF_NT, RF_RF, RF_TF, RF_VIF, RF_VIP, RF_VM,
@@ -33,10 +33,6 @@ const enum Source {
   Software,
 }
 
-/** Vectors that push an error code (SDM table 6-1). */
-function hasErrorCode(vector: number): boolean {
-  return vector === 8 || (vector >= 10 && vector <= 14) || vector === 17 || vector === 21 || vector === 29 || vector === 30;
-}
 
 /** Contributory exceptions (SDM table 6-4): #DE, #TS, #NP, #SS, #GP. */
 function contributory(vector: number): boolean {
