@@ -1,0 +1,97 @@
+/**
+ * The result record of a conformance run: one versioned, JSON-serialisable value that the
+ * renderers in `reports/` turn into TAP, JUnit, JSON and HTML. `conformance/` builds it; it lives
+ * here, below both, so that neither imports the other.
+ *
+ * Version history: 1 — guests with their TAP tests, how each ended, hypercall usage.
+ */
+
+export const RECORD_VERSION = 1;
+
+/** pass/fail as TAP says; skip and todo as TAP's directives (a failing todo is not a failure). */
+export type TestStatus = 'pass' | 'fail' | 'skip' | 'todo';
+
+export interface TestRecord {
+  /** The test's number in its guest (TAP's id; harness checks continue after the guest's). */
+  readonly id: number;
+  readonly name: string;
+  readonly status: TestStatus;
+  /** Where it came from: the guest's own TAP output, or a check the harness made. */
+  readonly source: 'guest' | 'harness';
+  /** The skip/todo reason, or the diagnostic lines a failure printed. */
+  readonly detail?: string;
+}
+
+export interface HypercallUsage {
+  readonly hypercall: string;
+  readonly subop: string;
+  /** "ok", "positive", "no-return" or the Xen error name ("-ENOSYS"). */
+  readonly result: string;
+  readonly count: number;
+}
+
+export interface GuestRecord {
+  /** The profile's name (e.g. "probe-events"). */
+  readonly name: string;
+  readonly description: string;
+  /** The xl.cfg the guest was booted from, relative to the working directory when possible. */
+  readonly config: string;
+  /** How the domain ended ("poweroff", "crash", "timeout", ...), and what the profile expected. */
+  readonly end: string;
+  readonly expectedEnd: string;
+  readonly exitCode: number;
+  /** One line on the end, e.g. "SHUTDOWN_poweroff code 0". */
+  readonly detail: string;
+  /** True when every test passed (or was skipped/todo) and the guest ended as expected. */
+  readonly ok: boolean;
+  readonly tests: readonly TestRecord[];
+  readonly hypercalls: readonly HypercallUsage[];
+  readonly diagnostics: readonly string[];
+  readonly instructions: number;
+  readonly guestNs: number;
+  readonly wallMs: number;
+  /** The console ring's output (for the report's "console" sections). */
+  readonly console: string;
+  /** CONSOLEIO_write output. */
+  readonly xenLog: string;
+  /** Set when the guest could not be run at all (missing image, bad config): the one-line error. */
+  readonly error?: string;
+}
+
+export interface RunTotals {
+  readonly guests: number;
+  readonly guestsFailed: number;
+  readonly tests: number;
+  readonly passed: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly todo: number;
+}
+
+export interface RunRecord {
+  readonly version: typeof RECORD_VERSION;
+  readonly tool: { readonly name: 'xenlab'; readonly version: string };
+  readonly guests: readonly GuestRecord[];
+  readonly totals: RunTotals;
+  /** Wall time of the whole run. */
+  readonly wallMs: number;
+}
+
+/** Totals over `guests`. */
+export function totalsOf(guests: readonly GuestRecord[]): RunTotals {
+  let tests = 0;
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  let todo = 0;
+  for (const g of guests) {
+    for (const t of g.tests) {
+      tests++;
+      if (t.status === 'pass') passed++;
+      else if (t.status === 'fail') failed++;
+      else if (t.status === 'skip') skipped++;
+      else todo++;
+    }
+  }
+  return { guests: guests.length, guestsFailed: guests.filter((g) => !g.ok).length, tests, passed, failed, skipped, todo };
+}
