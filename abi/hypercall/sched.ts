@@ -78,7 +78,9 @@ function poll(ctx: Parameters<Handler>[0]): number {
   if (n > MAX_POLL_PORTS) return -XEN_EINVAL;
   const vi = ctx.vcpu.vcpuInfo;
   if (vi !== undefined && vi.upcallPending() !== 0 && vi.upcallMask() === 0) return 0;
-  const at = a.get('ports');
+  // A guest pointer: the signed 64-bit value (a kernel's upper-half address is negative here, as
+  // GuestMemory expects; `get` would round it beyond 2^53).
+  const at = (a.hi('ports') | 0) * 2 ** 32 + a.lo('ports');
   const ports: number[] = [];
   for (let k = 0; k < n; k++) {
     const p = readU32(ctx, at + k * 4);

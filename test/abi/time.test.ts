@@ -11,7 +11,7 @@ import { runExactly, runMachine } from '../../abi/time/scheduler.js';
 import { NO_TIMER } from '../../abi/time/timers.js';
 import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSPC, XEN_ETIME } from '../../abi/public/errno.js';
 import { layout } from '../../abi/public/index.js';
-import { CODE, DATA, EVENT_CB, HC, asm, load, shutdownCode, signed, world, type World } from './time-guest.js';
+import { CODE, DATA, EVENT_CB, HC, L4, asm, load, shutdownCode, signed, world, type World } from './time-guest.js';
 
 const VCPUOP_stop_periodic_timer = 7;
 const VCPUOP_set_periodic_timer = 6;
@@ -87,7 +87,9 @@ describe('singleshot timers and SCHEDOP_block', () => {
       w.ram.dv.setBigUint64(ARG, 1n, true); // long past by the time the call runs
       w.ram.dv.setUint32(ARG + 8, 1, true);
       expect(call(w, HC.vcpu_op, VCPUOP_set_singleshot_timer, 0, ARG)).toBe(want);
-      expect(w.dom.time!.vcpu(0).singleshot).toBe(etime ? NO_TIMER : 1);
+      // Accepted: already past, so it fired at once; refused: never armed.
+      expect(w.dom.time!.vcpu(0).singleshot).toBe(NO_TIMER);
+      expect(w.dom.time!.vcpu(0).timerEvents).toBe(etime ? 0 : 1);
     }
   });
 
@@ -211,6 +213,21 @@ describe('SCHEDOP_poll', () => {
     pollArg(w, [port, 100], 0n); // pending before the invalid one: 0
     expect(call(w, HC.sched_op, SCHEDOP_poll, ARG)).toBe(0);
     expect(w.v.blocked).toBe(false);
+  });
+
+  it('takes the port list from an upper-half (kernel) address', () => {
+    const w = world();
+    // L4 slot 511 shares the low L3: 0xffffff8000000000 + x maps x.
+    w.ram.dv.setBigUint64(L4 * 4096 + 511 * 8, 0x2000n | 7n, true);
+    w.v.cpu.flushTlb();
+    const port = w.dom.evtchn!.bindVirq(0, 0);
+    w.si.setUint8(1, 1);
+    w.dom.evtchn!.setPending(port);
+    pollArg(w, [port], 0n);
+    w.ram.dv.setBigUint64(ARG, 0xffffff8000000000n + BigInt(PORTS), true);
+    expect(call(w, HC.sched_op, SCHEDOP_poll, ARG)).toBe(0);
+    w.ram.dv.setBigUint64(ARG, 0xffffff0000000000n + BigInt(PORTS), true); // not mapped
+    expect(call(w, HC.sched_op, SCHEDOP_poll, ARG)).toBe(-XEN_EFAULT);
   });
 
   it('blocks with events masked until a polled port becomes pending (a masked timer VIRQ)', () => {
