@@ -1,9 +1,10 @@
 /**
  * set_timer_op (15), reference §7.3: `(s_time_t timeout)`, one 64-bit argument on x86_64. The
  * calling vCPU's singleshot timer (shared with VCPUOP_set_singleshot_timer) fires at absolute
- * system time `timeout` (ns); 0 cancels it; a time already past fires at the next scheduling
- * point. Xen's Linux work-around (do_set_timer_op): a negative timeout, or one more than 2^50 ns
- * (about 13 days) ahead, is replaced by now + 100 ms. Always returns 0.
+ * system time `timeout` (ns); 0 cancels it; a time already past fires before the guest's next
+ * instruction (Xen's timer softirq on the way out). Xen's Linux work-around (do_set_timer_op): a
+ * negative timeout, or one more than 2^50 ns (about 13 days) ahead, is replaced by now + 100 ms.
+ * Always returns 0.
  */
 import { type Handler } from './context.js';
 

@@ -207,8 +207,19 @@ export class DomainTime {
 
   // ---- timers --------------------------------------------------------------------------------------
 
+  /**
+   * Arms vCPU `id`'s singleshot timer. A deadline already reached fires now: Xen's set_timer
+   * raises TIMER_SOFTIRQ, which runs on the way back to the guest (test_all_events), so VIRQ_TIMER
+   * is pending before the guest's next instruction.
+   */
   setSingleshot(id: number, deadline: number): void {
-    this.vcpu(id).singleshot = deadline;
+    const t = this.vcpu(id);
+    if (t.up && deadline <= this.clock.now()) {
+      t.singleshot = NO_TIMER;
+      this.timerEvent(t);
+      return;
+    }
+    t.singleshot = deadline;
   }
 
   stopSingleshot(id: number): void {
