@@ -10,6 +10,8 @@ import type { DomainGrants } from '../gnttab/grants.js';
 import type { DomainMemory } from '../hypercall/memory.js';
 import type { PvVcpu } from '../pv/vcpu.js';
 import type { DomainTime } from '../time/timers.js';
+import type { DomainPhysdev } from '../hypercall/physdev.js';
+import { GuestIoPorts } from '../pv/io.js';
 import type { PhysicalMemory } from '../../x86/memory.js';
 import { HypercallStats } from './stats.js';
 
@@ -48,6 +50,10 @@ export class Domain {
   memory: DomainMemory | undefined = undefined;
   /** Timers, runstates, watchdogs (set when the domain's first vCPU is attached to Xen). */
   time: DomainTime | undefined = undefined;
+  /** The ports Xen emulates for the domain (pv/io.ts: the 0xCF8 and RTC-index latches). */
+  readonly ioPorts = new GuestIoPorts();
+  /** PIRQs allocated with PHYSDEVOP_get_free_pirq and the PIRQ EOI map (set by the first physdev_op that needs it). */
+  physdev: DomainPhysdev | undefined = undefined;
 
   constructor(
     readonly id: number,

@@ -8,7 +8,11 @@ export interface HypercallCount {
   readonly hypercall: string;
   /** The sub-op's name (e.g. "EVTCHNOP_send"), or "" for a call without sub-ops. */
   readonly subop: string;
-  /** "ok" (0), "positive" (> 0, e.g. a count or a version), or the error's name ("-ENOSYS"). */
+  /**
+   * "ok" (0), "positive" (> 0, e.g. a count or a version), the error's name ("-ENOSYS"),
+   * "value" (a negative number below -4095: a value such as an upper-half address, not an
+   * error) or "no-return" (iret, shutdown).
+   */
   readonly result: string;
   count: number;
 }

@@ -6,8 +6,9 @@
  */
 import { CpuidModel } from '../../x86/cpuid.js';
 import { NO_RETURN, type PvHypervisor, PvVcpu } from '../pv/vcpu.js';
+import type { GuestIoPorts } from '../pv/io.js';
 import * as X from '../public/xen.js';
-import { callbackOp, fpuTaskswitch, iret, setCallbacks, setSegmentBase, setTrapTable, stackSwitch, vmAssist } from '../hypercall/cpu.js';
+import { callbackOp, fpuTaskswitch, iret, nmiOp, setCallbacks, setSegmentBase, setTrapTable, stackSwitch, vmAssist } from '../hypercall/cpu.js';
 import { consoleIo } from '../hypercall/console.js';
 import { mmuextOp, mmuUpdate, updateVaMapping, updateVaMappingOtherdomain, type MmuOf } from '../hypercall/mmu.js';
 import { eventChannelOp, eventChannelOpCompat, type ChannelsOf } from '../hypercall/event-channel.js';
@@ -23,6 +24,9 @@ import { vcpuOp } from '../hypercall/vcpu.js';
 import { grantTableOp } from '../hypercall/grant-table.js';
 import { memoryOp } from '../hypercall/memory.js';
 import { setGdtHypercall, updateDescriptorHypercall } from '../hypercall/descriptors.js';
+import { multicall } from '../hypercall/multicall.js';
+import { getDebugregHypercall, setDebugregHypercall } from '../hypercall/debugreg.js';
+import { physdevOpCompat, physdevOpHypercall } from '../hypercall/physdev.js';
 
 /** The families implemented so far. */
 export function defaultTable(): HypercallTable {
@@ -50,7 +54,13 @@ export function defaultTable(): HypercallTable {
     .register(X.__HYPERVISOR_memory_op, memoryOp)
     .register(X.__HYPERVISOR_set_gdt, setGdtHypercall)
     .register(X.__HYPERVISOR_update_descriptor, updateDescriptorHypercall)
-    .register(X.__HYPERVISOR_grant_table_op, grantTableOp((ctx) => ctx.domain.gnttab));
+    .register(X.__HYPERVISOR_grant_table_op, grantTableOp((ctx) => ctx.domain.gnttab))
+    .register(X.__HYPERVISOR_multicall, multicall)
+    .register(X.__HYPERVISOR_set_debugreg, setDebugregHypercall)
+    .register(X.__HYPERVISOR_get_debugreg, getDebugregHypercall)
+    .register(X.__HYPERVISOR_nmi_op, nmiOp)
+    .register(X.__HYPERVISOR_physdev_op, physdevOpHypercall)
+    .register(X.__HYPERVISOR_physdev_op_compat, physdevOpCompat);
 }
 
 const mmuOf: MmuOf = (ctx) => ctx.domain.mmu;
@@ -242,6 +252,14 @@ export class Xen implements PvHypervisor, TimeHost {
 
   crash(v: PvVcpu, reason: string): void {
     this.owner.get(v)?.crash(reason);
+  }
+
+  ioPorts(v: PvVcpu): GuestIoPorts {
+    return this.domainOf(v).ioPorts;
+  }
+
+  architecturalIopl(v: PvVcpu): boolean {
+    return (this.domainOf(v).vmAssist & (1 << X.VMASST_TYPE_architectural_iopl)) !== 0;
   }
 }
 

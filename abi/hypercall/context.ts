@@ -6,6 +6,7 @@
 import type { Domain } from '../hv/domain.js';
 import type { GuestMemory } from '../layout/memory.js';
 import { NO_RETURN, type PvVcpu } from '../pv/vcpu.js';
+import type { HypercallTable } from './table.js';
 
 export { NO_RETURN };
 
@@ -20,6 +21,8 @@ export interface HypercallContext {
   argHalves(k: number): readonly [number, number];
   /** Names the sub-op for the statistics (e.g. "SCHEDOP_shutdown"). */
   subop(name: string): void;
+  /** The table this call came through (multicall runs its entries through it). */
+  readonly table: HypercallTable;
 }
 
 export type Handler = (ctx: HypercallContext) => number | typeof NO_RETURN;

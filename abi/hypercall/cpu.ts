@@ -6,13 +6,21 @@
 import { isCanonical } from '../../x86/system/regs.js';
 import { View } from '../layout/view.js';
 import * as CB from '../public/callback.js';
-import { XEN_EINVAL, XEN_ENOSYS } from '../public/errno.js';
+import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSYS } from '../public/errno.js';
 import { layout } from '../public/index.js';
+import * as NMI from '../public/nmi.js';
 import * as X from '../public/xen.js';
+import type { PvVcpu } from '../pv/vcpu.js';
 import { cmdOf, type Handler } from './context.js';
 
 const TRAP_INFO = layout('trap_info', 'x86_64');
 const CALLBACK_REGISTER = layout('callback_register', 'x86_64');
+const CALLBACK_UNREGISTER = layout('callback_unregister', 'x86_64');
+const XENNMI_CALLBACK = layout('xennmi_callback', 'x86_64');
+/** Trap-table slot of the NMI callback (TRAP_nmi). */
+const NMI_VECTOR = 2;
+/** trap_info flags bit 2 (TI_SET_IF): events masked on entry. */
+const TI_SET_IF = 4;
 
 /** set_trap_table(trap_info*): entries overwrite their vector's slot until address 0; NULL clears all. */
 export const setTrapTable: Handler = (ctx) => {
@@ -37,72 +45,141 @@ export const setTrapTable: Handler = (ctx) => {
   return 0;
 };
 
-function canonicalArg(ctx: Parameters<Handler>[0], k: number): number | undefined {
+/** Argument k as a sign-extended 64-bit number (exact for canonical addresses). */
+function signedArg(ctx: Parameters<Handler>[0], k: number): number {
   const [lo, hi] = ctx.argHalves(k);
-  const a = (hi | 0) * 4294967296 + (lo >>> 0);
+  return (hi | 0) * 4294967296 + (lo >>> 0);
+}
+
+function canonicalArg(ctx: Parameters<Handler>[0], k: number): number | undefined {
+  const a = signedArg(ctx, k);
   return isCanonical(a) ? a : undefined;
 }
 
-/** set_callbacks(event, failsafe, syscall) for PV64: all registered without event masking. */
+/**
+ * Xen `register_guest_callback` (pv/callback.c): a non-canonical address is -EINVAL, an unknown
+ * type -ENOSYS; CALLBACKF_mask_events matters for failsafe, syscall, syscall32 and sysenter.
+ */
+function registerCallback(v: PvVcpu, type: number, flags: number, address: number): number {
+  if (!isCanonical(address)) return -XEN_EINVAL;
+  const mask = (flags & CB.CALLBACKF_mask_events) !== 0;
+  switch (type) {
+    case CB.CALLBACKTYPE_event:
+      v.eventCallback = address;
+      return 0;
+    case CB.CALLBACKTYPE_failsafe:
+      v.failsafeCallback = address;
+      v.failsafeMaskEvents = mask;
+      return 0;
+    case CB.CALLBACKTYPE_syscall:
+      v.syscallCallback = address;
+      v.syscallMaskEvents = mask;
+      return 0;
+    case CB.CALLBACKTYPE_syscall32:
+      v.syscall32Callback = address;
+      v.syscall32MaskEvents = mask;
+      return 0;
+    case CB.CALLBACKTYPE_sysenter:
+      v.sysenterCallback = address;
+      v.sysenterMaskEvents = mask;
+      return 0;
+    case CB.CALLBACKTYPE_nmi:
+      return registerNmiCallback(v, address);
+    default:
+      return -XEN_ENOSYS;
+  }
+}
+
+/**
+ * Xen `register_guest_nmi_callback`: the NMI handler becomes trap-table entry 2, entered with
+ * events masked (TI_SET_IF). Xen re-raises a lost NMI edge for vCPU 0 when the domain's NMI
+ * reason is non-zero; only the hardware domain ever has one, so a domU never sees that.
+ */
+function registerNmiCallback(v: PvVcpu, address: number): number {
+  if (!isCanonical(address)) return -XEN_EINVAL;
+  v.trapAddress[NMI_VECTOR] = address;
+  v.trapFlags[NMI_VECTOR] = TI_SET_IF;
+  return 0;
+}
+
+/** Xen `unregister_guest_nmi_callback`: trap-table entry 2 cleared. */
+function unregisterNmiCallback(v: PvVcpu): void {
+  v.trapAddress[NMI_VECTOR] = 0;
+  v.trapFlags[NMI_VECTOR] = 0;
+}
+
+/**
+ * set_callbacks(event, failsafe, syscall) for PV64 (Xen `do_set_callbacks`): each registered
+ * with flags 0, so failsafe and syscall stop masking events. Xen ignores each registration's
+ * result: a non-canonical address leaves that one callback as it was, and the call returns 0.
+ */
 export const setCallbacks: Handler = (ctx) => {
-  const e = canonicalArg(ctx, 1);
-  const f = canonicalArg(ctx, 2);
-  const s = canonicalArg(ctx, 3);
-  if (e === undefined || f === undefined || s === undefined) return -XEN_EINVAL;
   const v = ctx.vcpu;
-  v.eventCallback = e;
-  v.failsafeCallback = f;
-  v.syscallCallback = s;
-  v.syscallMaskEvents = false;
+  registerCallback(v, CB.CALLBACKTYPE_event, 0, signedArg(ctx, 1));
+  registerCallback(v, CB.CALLBACKTYPE_failsafe, 0, signedArg(ctx, 2));
+  registerCallback(v, CB.CALLBACKTYPE_syscall, 0, signedArg(ctx, 3));
   return 0;
 };
 
-/** callback_op(CALLBACKOP_register | unregister, arg). */
+/**
+ * callback_op(CALLBACKOP_register | unregister, arg) (Xen `do_callback_op`). Unregistering is
+ * only for the NMI callback: the other known types are -EINVAL, unknown ones -ENOSYS.
+ */
 export const callbackOp: Handler = (ctx) => {
   const cmd = cmdOf(ctx, 1);
   const v = ctx.vcpu;
   if (cmd === CB.CALLBACKOP_register) {
     ctx.subop('CALLBACKOP_register');
     const r = View.copyIn(CALLBACK_REGISTER, ctx.mem, ctx.arg(2));
-    if (r === undefined) return -14;
+    if (r === undefined) return -XEN_EFAULT;
     const a = (r.hi('address') | 0) * 4294967296 + r.lo('address');
-    if (!isCanonical(a)) return -XEN_EINVAL;
-    const mask = (r.get('flags') & CB.CALLBACKF_mask_events) !== 0;
-    switch (r.get('type')) {
+    return registerCallback(v, r.get('type'), r.get('flags'), a);
+  }
+  if (cmd === CB.CALLBACKOP_unregister) {
+    ctx.subop('CALLBACKOP_unregister');
+    const u = View.copyIn(CALLBACK_UNREGISTER, ctx.mem, ctx.arg(2));
+    if (u === undefined) return -XEN_EFAULT;
+    switch (u.get('type')) {
       case CB.CALLBACKTYPE_event:
-        v.eventCallback = a;
-        return 0;
       case CB.CALLBACKTYPE_failsafe:
-        v.failsafeCallback = a;
-        return 0;
       case CB.CALLBACKTYPE_syscall:
-        v.syscallCallback = a;
-        v.syscallMaskEvents = mask;
-        return 0;
       case CB.CALLBACKTYPE_syscall32:
-        v.syscall32Callback = a;
-        return 0;
-      case CB.CALLBACKTYPE_nmi:
-        v.nmiCallback = a;
-        return 0;
       case CB.CALLBACKTYPE_sysenter:
-        // Accepted (Xen stores it); a PV64 guest's user code cannot execute SYSENTER on AMD.
+        return -XEN_EINVAL;
+      case CB.CALLBACKTYPE_nmi:
+        unregisterNmiCallback(v);
         return 0;
       default:
         return -XEN_ENOSYS;
     }
   }
-  if (cmd === CB.CALLBACKOP_unregister) {
-    ctx.subop('CALLBACKOP_unregister');
-    const buf = new Uint8Array(2);
-    if (!ctx.mem.read(ctx.arg(2), buf)) return -14;
-    const type = buf[0]! | (buf[1]! << 8);
-    if (type !== CB.CALLBACKTYPE_nmi) return -XEN_EINVAL;
-    v.nmiCallback = 0;
-    return 0;
-  }
   ctx.subop(`callback_op ${cmd}`);
   return -XEN_ENOSYS;
+};
+
+/**
+ * nmi_op (28, Xen `do_nmi_op`): XENNMI_register_callback copies a xennmi_callback (-EFAULT) and
+ * registers its handler as callback_op's CALLBACKTYPE_nmi does; XENNMI_unregister_callback
+ * clears it (no argument read); any other command -ENOSYS.
+ */
+export const nmiOp: Handler = (ctx) => {
+  const cmd = cmdOf(ctx, 1);
+  const v = ctx.vcpu;
+  switch (cmd) {
+    case NMI.XENNMI_register_callback: {
+      ctx.subop('XENNMI_register_callback');
+      const cb = View.copyIn(XENNMI_CALLBACK, ctx.mem, ctx.arg(2));
+      if (cb === undefined) return -XEN_EFAULT;
+      return registerNmiCallback(v, (cb.hi('handler_address') | 0) * 4294967296 + cb.lo('handler_address'));
+    }
+    case NMI.XENNMI_unregister_callback:
+      ctx.subop('XENNMI_unregister_callback');
+      unregisterNmiCallback(v);
+      return 0;
+    default:
+      ctx.subop(`nmi_op ${cmd}`);
+      return -XEN_ENOSYS;
+  }
 };
 
 /** stack_switch(ss, sp): the kernel stack used on entries from user mode. */

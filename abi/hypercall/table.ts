@@ -17,6 +17,18 @@ export const HYPERCALL_NAMES: ReadonlyMap<number, string> = new Map(
     .map(([k, v]) => [v as number, k.slice('__HYPERVISOR_'.length)]),
 );
 
+/**
+ * How a result is counted: 'ok', 'positive', an error's name, or 'value' for a negative number
+ * below Xen's errno range (get_debugreg returning an upper-half address, for instance; the
+ * guest tells errors apart the same way, by -4095..-1).
+ */
+function resultName(r: number | typeof NO_RETURN): string {
+  if (r === NO_RETURN) return 'no-return';
+  if (r === 0) return 'ok';
+  if (r > 0) return 'positive';
+  return r < -4095 ? 'value' : errorName(r);
+}
+
 export class HypercallTable {
   private readonly handlers = new Map<number, Handler>();
 
@@ -30,10 +42,10 @@ export class HypercallTable {
   }
 
   /** Runs hypercall `nr` for `ctx`, counting it. */
-  call(nr: number, ctx: Omit<HypercallContext, 'subop'>): number | typeof NO_RETURN {
+  call(nr: number, ctx: Omit<HypercallContext, 'subop' | 'table'>): number | typeof NO_RETURN {
     const name = HYPERCALL_NAMES.get(nr) ?? `hypercall_${nr}`;
     let subop = '';
-    const full: HypercallContext = { ...ctx, subop: (s) => { subop = s; } };
+    const full: HypercallContext = { ...ctx, subop: (s) => { subop = s; }, table: this };
     const h = this.handlers.get(nr);
     let r: number | typeof NO_RETURN;
     if (h === undefined) r = -XEN_ENOSYS;
@@ -45,7 +57,7 @@ export class HypercallTable {
         r = -XEN_EFAULT;
       }
     }
-    ctx.domain.stats.record(name, subop, r === NO_RETURN ? 'no-return' : r === 0 ? 'ok' : r > 0 ? 'positive' : errorName(r));
+    ctx.domain.stats.record(name, subop, resultName(r));
     return r;
   }
 }

@@ -17,12 +17,15 @@
  * CPU-facing mechanics only, so that the hypercall families stay independent of them.
  */
 import { Cpu, type CpuHooks } from '../../x86/cpu.js';
-import { decode } from '../../x86/decoder.js';
-import { Fault, GP, PF_VEC, UD, pushesErrorCode as hasErrorCode } from '../../x86/fault.js';
+import { decode, type Insn } from '../../x86/decoder.js';
+import { DB, Fault, GP, PF_VEC, UD, pushesErrorCode as hasErrorCode } from '../../x86/fault.js';
 import type { Feature } from '../../x86/isa/types.js';
 import type { PhysicalMemory } from '../../x86/memory.js';
 import { CR0_ET, CR0_PE, CR0_PG, CR0_WP, CR4_DE, CR4_FSGSBASE, CR4_MCE, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_OSXSAVE, CR4_PAE, CR4_TSD, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, isCanonical } from '../../x86/system/regs.js';
+import { XEN_ENODEV } from '../public/errno.js';
+import { DR6_BS, DR6_DEFAULT, DR7_DEFAULT, getDebugreg, setDebugreg } from './debugreg.js';
 import { GuestVirtualMemory } from './guest-memory.js';
+import { emulatePortIo, type GuestIoPorts, ioplOk, isPortIo } from './io.js';
 
 /** Xen's flat selectors for PV64 guests (reference §3.2). */
 export const FLAT_KERNEL_CS64 = 0xe033;
@@ -82,6 +85,10 @@ export interface PvHypervisor {
   rdtsc(v: PvVcpu): readonly [number, number];
   /** The domain must be crashed (Xen's domain_crash), with the reason for the report. */
   crash(v: PvVcpu, reason: string): void;
+  /** The emulated ports of the vCPU's domain (pv/io.ts: its 0xCF8 and RTC-index latches). */
+  ioPorts(v: PvVcpu): GuestIoPorts;
+  /** VMASST_TYPE_architectural_iopl is enabled for the vCPU's domain. */
+  architecturalIopl(v: PvVcpu): boolean;
 }
 
 export class PvVcpu {
@@ -103,17 +110,32 @@ export class PvVcpu {
   readonly trapFlags = new Uint8Array(256);
   eventCallback = 0;
   failsafeCallback = 0;
+  /** VGCF_failsafe_disables_events (callback_op with CALLBACKF_mask_events). */
+  failsafeMaskEvents = false;
   syscallCallback = 0;
   syscallMaskEvents = false;
   syscall32Callback = 0;
-  nmiCallback = 0;
+  syscall32MaskEvents = false;
+  /** CALLBACKTYPE_sysenter: stored as Xen does (a PV64 guest's user code cannot use SYSENTER on AMD). */
+  sysenterCallback = 0;
+  sysenterMaskEvents = false;
   /** Virtual CR0.TS (fpu_taskswitch) and CR2. */
   virtualTs = false;
   virtualCr2 = 0;
   /** CR4 as the guest last wrote it (MOV to CR4); the guest reads `virtualCr4()`. */
   guestCr4 = 0;
-  /** Virtual IOPL (physdev set_iopl). */
+  /** Virtual IOPL, 0-3 (PHYSDEVOP_set_iopl; the iret hypercall with VMASST_TYPE_architectural_iopl). */
   iopl = 0;
+  /** PHYSDEVOP_set_iobitmap: the guest address of its I/O bitmap and how many ports it covers. */
+  iobmp = 0;
+  iobmpLimit = 0;
+  /** The guest's debug registers (pv/debugreg.ts): DR0-3, DR6, DR7 and DR7's I/O-breakpoint enables. */
+  readonly dr = new Float64Array(4);
+  dr6 = DR6_DEFAULT;
+  dr7 = DR7_DEFAULT;
+  dr7Emul = 0;
+  /** A multicall is running on this vCPU (Xen's _MCSF_in_multicall: no nesting). */
+  inMulticall = false;
   /** vcpu_info, once the domain has mapped shared_info (or VCPUOP_register_vcpu_info). */
   vcpuInfo: VcpuInfoRef | undefined = undefined;
   /** The reason the domain was crashed by this vCPU, if it was. */
@@ -216,6 +238,29 @@ export class PvVcpu {
     this.loadRoot();
   }
 
+  /**
+   * Runs `f` with the kernel's page tables loaded (Xen `toggle_guest_pt` around the I/O-bitmap
+   * read from user mode), then restores the current mode's.
+   */
+  withKernelTables<T>(f: () => T): T {
+    if (this.kernelMode) return f();
+    this.cpu.cr3 = this.guestTable * 4096;
+    this.cpu.flushTlb();
+    try {
+      return f();
+    } finally {
+      this.loadRoot();
+    }
+  }
+
+  /** Loads the guest's DR0-3 and DR7 (without I/O-breakpoint enables) into the core. */
+  loadDebugRegisters(): void {
+    const c = this.cpu;
+    for (let k = 0; k < 4; k++) c.dr[k] = this.dr[k] as number;
+    c.dr[7] = this.dr7;
+    c.debugRegistersChanged();
+  }
+
   crash(reason: string): void {
     if (this.crashed === undefined) this.crashed = reason;
     this.cpu.stopRequested = true;
@@ -294,14 +339,23 @@ export class PvVcpu {
       return;
     }
     if (f.vector === PF_VEC) {
-      this.virtualCr2 = f.address;
-      this.vcpuInfo?.setCr2(f.address);
-      // The user bit follows Xen's guest mode, not the CPU's (always CPL 3).
-      const ec = (f.errorCode & ~4) | (this.kernelMode ? 0 : 4);
-      this.deliverTrap(PF_VEC, ec);
+      this.injectPageFault(f.address, f.errorCode);
       return;
     }
+    if (f.vector === DB) {
+      // Xen `do_debug`: what the hardware reported joins the guest's DR6; the hardware's is reset.
+      const hw = this.cpu.dr[6] as number;
+      this.dr6 = ((this.dr6 | (hw & ~DR6_DEFAULT)) & (hw | ~DR6_DEFAULT)) >>> 0;
+      this.cpu.dr[6] = DR6_DEFAULT;
+    }
     this.deliverTrap(f.vector, hasErrorCode(f.vector) ? Math.max(f.errorCode, 0) : -1);
+  }
+
+  /** A #PF for the guest at `address` (CR2 and vcpu_info's cr2 set; the user bit from Xen's guest mode, not the CPU's CPL 3). */
+  injectPageFault(address: number, errorCode: number): void {
+    this.virtualCr2 = address;
+    this.vcpuInfo?.setCr2(address);
+    this.deliverTrap(PF_VEC, (errorCode & ~4) | (this.kernelMode ? 0 : 4));
   }
 
   /** Delivers `vector` through the trap table (#BP/#OF/#DB as traps keep RIP after the instruction). */
@@ -403,8 +457,12 @@ export class PvVcpu {
     c.loadSegmentCache(1, userCs, 0, 0xffffffff, userCs === FLAT_USER_CS32 ? 0xcfb : ATTR_CS64);
     c.loadSegmentCache(2, ((ss as number) & 0xffff) | 3, 0, 0xffffffff, ATTR_DS);
     this.setReg(4, rsp as number);
+    if (this.hv.architecturalIopl(this)) this.iopl = ((rflags as number) >>> 12) & 3;
     // Architectural bits only; IOPL and VM stripped; IF on (the guest's IF lives in the upcall mask).
-    c.setFlags(((rflags as number) & 0x3c0dd5 & ~0x23000) | 0x202);
+    // RF survives (a #DB handler sets it to step over an instruction breakpoint), except on the
+    // SYSRET path Xen takes for VGCF_in_syscall.
+    const rf = ((flags as number) & VGCF_IN_SYSCALL) === 0 ? (rflags as number) & 0x10000 : 0;
+    c.setFlags(((rflags as number) & 0x3c0dd5 & ~0x23000) | rf | 0x202);
     this.vcpuInfo?.setUpcallMask(((rflags as number) & 0x200) !== 0 ? 0 : 1);
     this.setReg(0, rax as number);
     if (((flags as number) & VGCF_IN_SYSCALL) === 0) {
@@ -448,72 +506,111 @@ export class PvVcpu {
     c.setReg32(2, d);
   }
 
-  /** The privileged instructions Xen emulates after a #GP(0) (reference §3.7). */
+  /**
+   * The privileged instructions Xen emulates after a #GP(0) (reference §3.7,
+   * pv/emul-priv-op.c), then Xen's retirement of an emulated instruction: RF cleared, and a #DB
+   * for RFLAGS.TF (DR6.BS) or an I/O breakpoint hit (DR6.Bn). False: the #GP goes to the guest.
+   */
   private emulatePrivileged(): boolean {
     const c = this.cpu;
-    let name: string;
-    let len: number;
+    let i: Insn;
     try {
-      const i = decode(c, c.rip);
-      name = i.row.name;
-      len = i.len;
+      i = decode(c, c.rip);
     } catch (e) {
       if (e instanceof Fault) return false;
       throw e;
     }
+    const tf = (c.getFlags() & 0x100) !== 0;
+    const bp = { match: 0 };
+    const r = isPortIo(i) ? emulatePortIo(this, i, bp) : this.emulateOther(i);
+    if (r === 'refused') return false;
+    if (r === 'raised') return true;
+    if ((c.getFlags() & 0x10000) !== 0) c.setFlags(c.getFlags() & ~0x10000);
+    const match = bp.match | (tf ? DR6_BS : 0);
+    if (match !== 0) {
+      this.dr6 = (this.dr6 | match | DR6_DEFAULT) >>> 0;
+      this.deliverTrap(DB, -1);
+    }
+    return true;
+  }
+
+  /** Everything but port I/O: RIP past the instruction when done. */
+  private emulateOther(i: Insn): 'done' | 'refused' | 'raised' {
+    const c = this.cpu;
+    const name = i.row.name;
     switch (name) {
       case 'rdmsr': {
         const v = this.hv.rdmsr(this, c.reg32(1) >>> 0);
-        if (v === undefined) return false;
+        if (v === undefined) return 'refused';
         c.setReg32(0, v[0]);
         c.setReg32(2, v[1]);
         break;
       }
       case 'wrmsr':
-        if (!this.hv.wrmsr(this, c.reg32(1) >>> 0, c.reg32(0), c.reg32(2))) return false;
+        if (!this.hv.wrmsr(this, c.reg32(1) >>> 0, c.reg32(0), c.reg32(2))) return 'refused';
         break;
       case 'cli':
       case 'sti':
-        // No-ops when the virtual IOPL allows them (the guest kernel counts as CPL 1).
-        if (this.iopl < (this.kernelMode ? 1 : 3)) return false;
+        // No-ops when the virtual IOPL allows them (Xen's iopl_ok: the guest kernel counts as CPL 1).
+        if (!ioplOk(this)) return 'refused';
         break;
       case 'clts':
-        if (!this.kernelMode) return false;
+        if (!this.kernelMode) return 'refused';
         this.virtualTs = false;
         break;
       case 'mov_Ry_Cy':
       case 'mov_Cy_Ry': {
         // MOV from/to CR0, CR2, CR4 in kernel mode (reference §3.7; CR3 writes are not emulated yet).
-        if (!this.kernelMode) return false;
-        const r = decode(c, c.rip);
+        if (!this.kernelMode) return 'refused';
         if (name === 'mov_Ry_Cy') {
-          const v = [((c.cr0 & ~8) | (this.virtualTs ? 8 : 0)) >>> 0, -1, this.virtualCr2, this.guestTable * 4096, this.virtualCr4()][r.reg];
-          if (v === undefined || v === -1) return false;
-          this.setReg(r.rm, v);
+          const v = [((c.cr0 & ~8) | (this.virtualTs ? 8 : 0)) >>> 0, -1, this.virtualCr2, this.guestTable * 4096, this.virtualCr4()][i.reg];
+          if (v === undefined || v === -1) return 'refused';
+          this.setReg(i.rm, v);
           break;
         }
-        const val = this.reg(r.rm);
-        if (r.reg === 0) {
+        const val = this.reg(i.rm);
+        if (i.reg === 0) {
           // Only TS may differ from the real CR0 (Xen treats it like fpu_taskswitch).
-          if (val < 0 || val >= 4294967296 || ((val ^ c.cr0) & ~8) !== 0) return false;
+          if (val < 0 || val >= 4294967296 || ((val ^ c.cr0) & ~8) !== 0) return 'refused';
           this.virtualTs = (val & 8) !== 0;
-        } else if (r.reg === 2) {
+        } else if (i.reg === 2) {
           this.virtualCr2 = val;
           this.vcpuInfo?.setCr2(val);
-        } else if (r.reg === 4) {
+        } else if (i.reg === 4) {
           this.guestCr4 = val % 4294967296;
-        } else return false;
+        } else return 'refused';
+        break;
+      }
+      case 'mov_Ry_Dy':
+      case 'mov_Dy_Ry': {
+        // x86emul_read_dr / x86emul_write_dr, guest kernel only: -ENODEV is #UD, other refusals #GP(0).
+        if (!this.kernelMode) return 'refused';
+        if (name === 'mov_Ry_Dy') {
+          const v = getDebugreg(this, i.reg);
+          if (v === undefined) {
+            this.deliverTrap(UD, -1);
+            return 'raised';
+          }
+          this.setReg(i.rm, v);
+          break;
+        }
+        const rc = setDebugreg(this, i.reg, c.reg64lo(i.rm), c.reg64hi(i.rm));
+        if (rc === -XEN_ENODEV) {
+          this.deliverTrap(UD, -1);
+          return 'raised';
+        }
+        if (rc !== 0) return 'refused';
         break;
       }
       case 'wbinvd':
       case 'invd':
-        if (!this.kernelMode) return false;
+        if (!this.kernelMode) return 'refused';
         break;
       default:
-        return false;
+        return 'refused';
     }
-    c.rip += len;
-    return true;
+    c.rip += i.len;
+    return 'done';
   }
 }
 

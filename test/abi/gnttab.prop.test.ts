@@ -402,7 +402,7 @@ describe('grant_table_op: hostile arguments', () => {
         for (const c of calls) {
           const mem = new BufferMemory(c.bytes.slice(), BASE);
           const args = [0, c.cmd, c.at, c.count >>> 0, 0, 0];
-          const ctx: Omit<HypercallContext, 'subop'> = {
+          const ctx: Omit<HypercallContext, 'subop' | 'table'> = {
             vcpu: {} as PvVcpu,
             domain: d,
             mem,

@@ -524,7 +524,7 @@ describe('grant_table_op (20): marshalling', () => {
     const table = defaultTable();
     const call = (cmd: number, uop: number, count: number): number => {
       const args = [0, cmd, uop, count, 0, 0];
-      const ctx: Omit<HypercallContext, 'subop'> = {
+      const ctx: Omit<HypercallContext, 'subop' | 'table'> = {
         vcpu: {} as PvVcpu,
         domain: d,
         mem,

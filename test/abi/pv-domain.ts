@@ -41,10 +41,19 @@ export interface PvDomain {
 
 const ARG_REGS = [7, 6, 2, 10, 8] as const;
 
-export function pvDomain(): PvDomain {
+/** Xen's own CPUID policy offers DE (debugging extensions) to PV guests; this one says so in leaf 1. */
+export class XenWithDe extends Xen {
+  override cpuid(v: PvVcpu, leaf: number, sub: number): readonly [number, number, number, number] {
+    const r = [...super.cpuid(v, leaf, sub)] as [number, number, number, number];
+    if (leaf === 1) r[3] |= 1 << 2;
+    return r;
+  }
+}
+
+/** `xen`: a hypervisor to use instead of a plain one (a test's subclass with another CPUID policy). */
+export function pvDomain(xen = new Xen(FEATURES)): PvDomain {
   const mem = new MachineMemory({ frames: 4096, seed: 3 });
   const types = new PageTypes(mem);
-  const xen = new Xen(FEATURES);
   const d = new Domain(1, 'guest');
   const p2m = mem.allocDomainMemory(1, NR_PAGES) as number[];
   const other = mem.allocDomainMemory(2, 8) as number[];

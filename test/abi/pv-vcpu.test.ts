@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FLAT_KERNEL_CS64, FLAT_KERNEL_SS64, NO_RETURN, PvVcpu, type PvHypervisor, type VcpuInfoRef } from '../../abi/pv/vcpu.js';
+import { GuestIoPorts } from '../../abi/pv/io.js';
 import { TestRam } from '../support/ram.js';
 
 const MiB = 1 << 20;
@@ -42,6 +43,7 @@ function setup(hypercall?: (v: PvVcpu, nr: number) => number | typeof NO_RETURN)
   const calls: number[][] = [];
   const crashes: string[] = [];
   const info = { pending: 0, mask: 0, cr2: 0 };
+  const ports = new GuestIoPorts();
   const hv: PvHypervisor = {
     hypercall: (v, nr) => {
       calls.push([nr, v.arg(1), v.arg(2), v.arg(3), v.arg(4), v.arg(5)]);
@@ -62,6 +64,8 @@ function setup(hypercall?: (v: PvVcpu, nr: number) => number | typeof NO_RETURN)
       crashes.push(reason);
       v.cpu.stopRequested = true;
     },
+    ioPorts: () => ports,
+    architecturalIopl: () => false,
   };
   const v = new PvVcpu(0, ram, hv, ['base', 'sse', 'sse2']);
   const vi: VcpuInfoRef = {
