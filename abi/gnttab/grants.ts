@@ -54,17 +54,25 @@ const TWO32 = 4294967296;
 
 /**
  * Installs and removes the PTE of a GNTMAP_host_map mapping in the mapping domain's page tables
- * (Xen `create_grant_host_mapping` / `replace_grant_host_mapping` with no new address). Owned by
- * the PV MMU: for a PV guest `hostAddr` is the linear address whose L1 entry is replaced, or,
- * with GNTMAP_contains_pte in `flags`, the machine address of the PTE. The PTE gets P, A, D, NX
- * and the grant bit, RW unless GNTMAP_readonly, US with GNTMAP_application_map, and
- * `cacheFlags` (GTF_PWT/PCD/PAT bits: Xen passes the grant's only for I/O memory, 0 for RAM,
- * so always 0 here). Both return GNTST_okay or a GNTST_*
- * error (GNTST_general_error for a missing L1 or an entry that does not map `mfn`).
+ * (Xen `create_grant_host_mapping` / `replace_grant_host_mapping`). The PV MMU's is
+ * pv/grant-mapping.ts `PvGrantMapper`: `hostAddr` is the linear address whose L1 entry is
+ * replaced, or, with GNTMAP_contains_pte in `flags`, the machine address of the PTE; the PTE
+ * gets P, A, D, NX and the grant bit, RW unless GNTMAP_readonly, US with
+ * GNTMAP_application_map, and `cacheFlags` (GTF_PWT/PCD/PAT bits: Xen passes the grant's only
+ * for I/O memory, 0 for RAM, so always 0 here). `vcpu` is the calling vCPU (whose page tables
+ * a linear address is looked up in). `destroy` with a non-zero `newAddr` is
+ * GNTTABOP_unmap_and_replace: the entry at linear `newAddr` moves over `hostAddr`'s. Both return
+ * GNTST_okay or a GNTST_* error (GNTST_general_error for a missing L1 or an entry that does not
+ * map `mfn`).
  */
 export interface GrantHostMapper {
-  create(mapper: number, hostAddr: number, mfn: number, flags: number, cacheFlags: number): number;
-  destroy(mapper: number, hostAddr: number, mfn: number, flags: number): number;
+  create(mapper: number, hostAddr: number, mfn: number, flags: number, cacheFlags: number, vcpu?: number): number;
+  destroy(mapper: number, hostAddr: number, mfn: number, flags: number, vcpu?: number, newAddr?: number): number;
+  /**
+   * The PTE holds the host mapping's references once created (PV: page-table teardown releases
+   * them, so a dying domain's grant release must not; Xen `gnttab_release_host_mappings`).
+   */
+  readonly pteHoldsReferences?: boolean;
 }
 
 /** Until the PV MMU is wired in: host mappings are refused (GNTST_general_error); device mappings work. */
@@ -81,6 +89,8 @@ export interface MapRequest {
   readonly flags: number;
   readonly ref: number;
   readonly dom: number;
+  /** The calling vCPU (default 0). */
+  readonly vcpu?: number;
 }
 
 export interface MapResult {
@@ -94,6 +104,10 @@ export interface UnmapRequest {
   readonly hostAddr: number;
   readonly devBusAddr: number;
   readonly handle: number;
+  /** GNTTABOP_unmap_and_replace's new_addr (0 for unmap_grant_ref). */
+  readonly newAddr?: number;
+  /** The calling vCPU (default 0). */
+  readonly vcpu?: number;
 }
 
 /** One end of a GNTTABOP_copy: `ref` with the GNTCOPY_*_gref flag, else the frame `gmfn` (PV: an MFN). */
@@ -357,7 +371,7 @@ export class GrantHub {
     let typeRefs = 0;
     let hostMapped = false;
     const undo = (status: number): MapResult => {
-      if (hostMapped) this.hostMapper.destroy(ld.domid, op.hostAddr, mfn, flags);
+      if (hostMapped) this.hostMapper.destroy(ld.domid, op.hostAddr, mfn, flags, op.vcpu ?? 0);
       for (; typeRefs > 0; typeRefs--) this.types.putPageType(mfn);
       for (; pageRefs > 0; pageRefs--) this.types.putPage(mfn);
       pin(act, host, dev, ro, -1);
@@ -384,7 +398,7 @@ export class GrantHub {
       }
       if (ld !== this.host) {
         // The grant's GTF_PWT/PCD/PAT only apply to I/O memory, which a domU cannot map here: RAM gets 0.
-        const rc = this.hostMapper.create(ld.domid, op.hostAddr, mfn, flags, 0);
+        const rc = this.hostMapper.create(ld.domid, op.hostAddr, mfn, flags, 0, op.vcpu ?? 0);
         if (rc !== GNTST_okay) return undo(rc);
         hostMapped = true;
       }
@@ -397,7 +411,10 @@ export class GrantHub {
     return { status: GNTST_okay, handle, devBusAddr: mfn * PAGE_SIZE };
   }
 
-  /** GNTTABOP_unmap_grant_ref, one element (Xen `unmap_common` + `unmap_common_complete`). */
+  /**
+   * GNTTABOP_unmap_grant_ref, one element (Xen `unmap_common` + `unmap_common_complete`); with
+   * `newAddr`, GNTTABOP_unmap_and_replace (`devBusAddr` 0: the device part stays mapped).
+   */
   unmap(ld: GrantTable, op: UnmapRequest): number {
     const handle = op.handle;
     if (!(Number.isInteger(handle) && handle >= 0 && handle < ld.maptrackLimit)) return GNTST_bad_handle;
@@ -413,7 +430,7 @@ export class GrantHub {
     let done = 0;
     if (op.hostAddr !== 0 && (flags & GNTMAP_host_map) !== 0) {
       if (ld !== this.host) {
-        const rc = this.hostMapper.destroy(ld.domid, op.hostAddr, act.mfn, flags);
+        const rc = this.hostMapper.destroy(ld.domid, op.hostAddr, act.mfn, flags, op.vcpu ?? 0, op.newAddr ?? 0);
         if (rc !== GNTST_okay) return rc;
       }
       map.flags &= ~GNTMAP_host_map;
@@ -448,7 +465,11 @@ export class GrantHub {
     rd.reduceStatusForPin(ref, ro);
   }
 
-  /** Drops mapping `handle` of `ld` entirely (teardown; `withPtes` also removes the host PTE). */
+  /**
+   * Drops mapping `handle` of `ld` entirely (teardown, Xen `gnttab_release_mappings`; `withPtes`
+   * also removes the host PTE). A host mapping whose PTE holds its references (PV) keeps them:
+   * the page tables' teardown releases them.
+   */
   private releaseMapping(ld: GrantTable, handle: number, withPtes: boolean): void {
     const map = ld.maptrack[handle];
     if (map === undefined || map.flags === 0) return;
@@ -460,7 +481,17 @@ export class GrantHub {
     const act = rd.active.get(ref);
     if (act === undefined) return;
     if (withPtes && (flags & GNTMAP_host_map) !== 0 && ld !== this.host) this.hostMapper.destroy(ld.domid, map.hostAddr, act.mfn, flags);
-    this.complete(rd, ref, act.mfn, flags & (GNTMAP_host_map | GNTMAP_device_map), (flags & GNTMAP_readonly) !== 0);
+    const ro = (flags & GNTMAP_readonly) !== 0;
+    const host = (flags & GNTMAP_host_map) !== 0 && ld !== this.host;
+    if (host && this.hostMapper.pteHoldsReferences === true && !withPtes) {
+      // Unpin the host part without its references, then the rest as usual.
+      if (ro) act.hostRead--;
+      else act.hostWrite--;
+      if ((flags & GNTMAP_device_map) !== 0) this.complete(rd, ref, act.mfn, GNTMAP_device_map, ro);
+      else rd.reduceStatusForPin(ref, ro);
+      return;
+    }
+    this.complete(rd, ref, act.mfn, flags & (GNTMAP_host_map | GNTMAP_device_map), ro);
   }
 
   // ---- the host's backends -------------------------------------------------------------------------

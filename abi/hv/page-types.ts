@@ -117,6 +117,12 @@ export interface PageOwnerPolicy {
   m2pStrict(): boolean;
   /** Receives this domain's `--strict` observations (absent: not collected). */
   report?(d: MmuDiagnostic): void;
+  /**
+   * A grant mapping's entry in one of this domain's L1 tables was dropped by an ordinary
+   * page-table operation (Xen `put_page_from_l1e` on a `_PAGE_GNTTAB` entry: a #GP for the
+   * running vCPU unless the domain is dying).
+   */
+  implicitGrantUnmap?(lo: number, hi: number): void;
 }
 
 /** A "Xen would accept this, but it is suspicious" observation (`--strict`). */
@@ -302,12 +308,18 @@ export class PageTypes {
     return 0;
   }
 
-  /** Xen `put_page_from_l1e`: releases what a present L1 entry held. */
-  putPageFromL1e(lo: number, hi: number): void {
+  /**
+   * Xen `put_page_from_l1e`: releases what a present L1 entry of `l1eOwner`'s held. A grant
+   * mapping's entry (`_PAGE_GNTTAB`) holds the references the grant code took for it; dropping it
+   * here rather than through GNTTABOP_unmap_grant_ref is an implicit unmap, which Xen answers
+   * with a #GP to the running vCPU: the owner's policy hears of it (`implicitGrantUnmap`).
+   */
+  putPageFromL1e(lo: number, hi: number, l1eOwner = -1): void {
     if ((lo & _PAGE_PRESENT) === 0) return;
     const m = this.mem;
     const mfn = pteMfn(lo, hi);
     if (!m.valid(mfn) || m.owner[mfn] === DOMID_IO) return;
+    if ((pteFlags(lo, hi) & _PAGE_GNTTAB) !== 0 && l1eOwner >= 0) this.domains.get(l1eOwner)?.implicitGrantUnmap?.(lo, hi);
     if ((lo & _PAGE_RW) !== 0) this.putPageAndType(mfn);
     else this.putPage(mfn);
   }
@@ -480,7 +492,8 @@ export class PageTypes {
   private devalidate(mfn: number, type: PageType): void {
     const v = this.mem.view(mfn);
     if (type === PageType.L1) {
-      for (let i = 0; i < 512; i++) this.putPageFromL1e(v.getUint32(i * 8, true), v.getUint32(i * 8 + 4, true));
+      const owner = this.mem.owner[mfn] as number;
+      for (let i = 0; i < 512; i++) this.putPageFromL1e(v.getUint32(i * 8, true), v.getUint32(i * 8 + 4, true), owner);
       return;
     }
     for (let i = 511; i >= 0; i--) {

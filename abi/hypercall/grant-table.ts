@@ -21,6 +21,7 @@ import { cmdOf, type Handler, type HypercallContext } from './context.js';
 const L = {
   map: layout('gnttab_map_grant_ref', 'x86_64'),
   unmap: layout('gnttab_unmap_grant_ref', 'x86_64'),
+  replace: layout('gnttab_unmap_and_replace', 'x86_64'),
   setup: layout('gnttab_setup_table', 'x86_64'),
   dump: layout('gnttab_dump_table', 'x86_64'),
   transfer: layout('gnttab_transfer', 'x86_64'),
@@ -74,7 +75,7 @@ function op(ctx: HypercallContext, g: DomainGrants, cmd: number, uop: number, co
         const at = uop + i * L.map.size;
         const a = View.copyIn(L.map, m, at);
         if (a === undefined) return -XEN_EFAULT;
-        const r = hub.map(table, { hostAddr: addr64(a.lo('host_addr'), a.hi('host_addr')), flags: a.get('flags'), ref: a.get('ref'), dom: a.get('dom') });
+        const r = hub.map(table, { hostAddr: addr64(a.lo('host_addr'), a.hi('host_addr')), flags: a.get('flags'), ref: a.get('ref'), dom: a.get('dom'), vcpu: ctx.vcpu.id });
         a.set('status', r.status);
         if (r.handle !== undefined) a.set('handle', r.handle);
         if (r.devBusAddr !== undefined) a.set('dev_bus_addr', r.devBusAddr);
@@ -90,6 +91,7 @@ function op(ctx: HypercallContext, g: DomainGrants, cmd: number, uop: number, co
           hostAddr: addr64(a.lo('host_addr'), a.hi('host_addr')),
           devBusAddr: a.hi('dev_bus_addr') * TWO32 + a.lo('dev_bus_addr'),
           handle: a.get('handle'),
+          vcpu: ctx.vcpu.id,
         });
         a.set('status', st);
         if (!a.copyOut(m, at)) return -XEN_EFAULT;
@@ -190,8 +192,22 @@ function op(ctx: HypercallContext, g: DomainGrants, cmd: number, uop: number, co
       }
       return 0;
     case G.GNTTABOP_unmap_and_replace:
-      // Needs the PV MMU to move a PTE (Xen `replace_grant_pv_mapping`): not implemented yet.
-      return -XEN_ENOSYS;
+      // Xen `gnttab_unmap_and_replace`: unmap_common with no device address and new_addr set.
+      for (let i = 0; i < count; i++) {
+        const at = uop + i * L.replace.size;
+        const a = View.copyIn(L.replace, m, at);
+        if (a === undefined) return -XEN_EFAULT;
+        const st = hub.unmap(table, {
+          hostAddr: addr64(a.lo('host_addr'), a.hi('host_addr')),
+          devBusAddr: 0,
+          handle: a.get('handle'),
+          newAddr: addr64(a.lo('new_addr'), a.hi('new_addr')),
+          vcpu: ctx.vcpu.id,
+        });
+        a.set('status', st);
+        if (!a.copyOut(m, at)) return -XEN_EFAULT;
+      }
+      return 0;
     default:
       return -XEN_ENOSYS;
   }

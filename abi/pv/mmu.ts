@@ -219,6 +219,24 @@ export class PvMmu implements PageOwnerPolicy {
     if (this.strict) this.diagnostics.push(d);
   }
 
+  /** Grant-mapping entries dropped implicitly since the last `takeImplicitGrantUnmaps` (Xen's #GP). */
+  private implicitUnmaps = 0;
+
+  implicitGrantUnmap(): void {
+    this.implicitUnmaps++;
+  }
+
+  /**
+   * How many grant-mapping entries of this domain's L1 tables an ordinary page-table operation
+   * dropped since the last call (and resets the count). Xen raises #GP on the running vCPU for
+   * them (`put_page_from_l1e`); the hypercall layer delivers it.
+   */
+  takeImplicitGrantUnmaps(): number {
+    const n = this.implicitUnmaps;
+    this.implicitUnmaps = 0;
+    return n;
+  }
+
   // ---- mmu_update -----------------------------------------------------------------------------
 
   /**
@@ -375,7 +393,7 @@ export class PvMmu implements PageOwnerPolicy {
       if (rc < 0) return rc;
     }
     this.store(v, index, olo, ohi, nlo, nhi, preserveAd);
-    t.putPageFromL1e(olo, ohi);
+    t.putPageFromL1e(olo, ohi, ptDom);
     return 0;
   }
 

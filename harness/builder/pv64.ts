@@ -19,6 +19,7 @@ import { Xen } from '../../abi/hv/xen.js';
 import { View } from '../../abi/layout/view.js';
 import { layout } from '../../abi/public/index.js';
 import { MMUEXT_PIN_L4_TABLE, SIF_MOD_START_PFN, SIF_VIRT_P2M_4TOOLS } from '../../abi/public/xen.js';
+import { pvGrantMapperOf } from '../../abi/pv/grant-mapping.js';
 import { PvMmu } from '../../abi/pv/mmu.js';
 import { PvVcpu, type VcpuInfoRef } from '../../abi/pv/vcpu.js';
 import type { Feature } from '../../x86/isa/types.js';
@@ -216,7 +217,10 @@ export function buildPv64(o: Pv64BuildOptions): Pv64Domain {
   d.memory = DomainMemory.libxlPv(o.memMiB * 1024, si);
   const ec = d.evtchn;
   if (ec === undefined) internal('no event channels');
-  d.gnttab = (o.grants ?? new GrantHub(o.machine, { types: o.types })).attach(o.domid);
+  const grants = o.grants ?? new GrantHub(o.machine, { types: o.types });
+  d.gnttab = grants.attach(o.domid);
+  // GNTMAP_host_map mappings go into this domain's page tables through its PV MMU.
+  pvGrantMapperOf(grants).add(d);
   const storeEvtchn = ec!.allocUnbound(o.domid, 0);
   const consoleEvtchn = ec!.allocUnbound(o.domid, 0);
 

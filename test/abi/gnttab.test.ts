@@ -624,7 +624,12 @@ describe('grant_table_op (20): marshalling', () => {
     expect(s16(mem, s + 8)).toBe(G.GNTST_bad_gntref);
 
     expect(call(13, BASE, 1)).toBe(-XEN_ENOSYS);
-    expect(call(G.GNTTABOP_unmap_and_replace, BASE, 1)).toBe(-XEN_ENOSYS);
+    // unmap_and_replace: 24-byte elements (host_addr, new_addr, handle @16, status @20).
+    const r = BASE + 0x300;
+    put32(mem, r + 16, 600);
+    expect(call(G.GNTTABOP_unmap_and_replace, r, 1)).toBe(0);
+    expect(s16(mem, r + 20)).toBe(G.GNTST_bad_handle);
+    expect(call(G.GNTTABOP_unmap_and_replace, 0x999999, 1)).toBe(-XEN_EFAULT);
     expect(call(G.GNTTABOP_copy | (1 << 12), c, 1)).toBe(-XEN_EINVAL);
     expect(call(G.GNTTABOP_copy, c, 0xffffffff)).toBe(-XEN_EINVAL);
     expect(call(G.GNTTABOP_copy, c, 0)).toBe(0);
