@@ -102,7 +102,7 @@ function op(ctx: HypercallContext, g: DomainGrants, cmd: number, uop: number, co
       const a = View.copyIn(L.setup, m, uop);
       if (a === undefined) return -XEN_EFAULT;
       const r = hub.setupTable(table, a.get('dom'), a.get('nr_frames'));
-      a.set('status', writeFrameList(m, a.get('frame_list'), r.frames) ? r.status : G.GNTST_bad_virt_addr);
+      a.set('status', writeFrameList(m, addr64(a.lo('frame_list'), a.hi('frame_list')), r.frames) ? r.status : G.GNTST_bad_virt_addr);
       return a.copyOut(m, uop) ? 0 : -XEN_EFAULT;
     }
     case G.GNTTABOP_dump_table: {
@@ -158,7 +158,7 @@ function op(ctx: HypercallContext, g: DomainGrants, cmd: number, uop: number, co
       const a = View.copyIn(L.statusFrames, m, uop);
       if (a === undefined) return -XEN_EFAULT;
       const r = hub.getStatusFrames(table, a.get('dom'), a.get('nr_frames'));
-      a.set('status', writeFrameList(m, a.get('frame_list'), r.frames) ? r.status : G.GNTST_bad_virt_addr);
+      a.set('status', writeFrameList(m, addr64(a.lo('frame_list'), a.hi('frame_list')), r.frames) ? r.status : G.GNTST_bad_virt_addr);
       return a.copyOut(m, uop) ? 0 : -XEN_EFAULT;
     }
     case G.GNTTABOP_get_version: {
@@ -213,7 +213,10 @@ function op(ctx: HypercallContext, g: DomainGrants, cmd: number, uop: number, co
   }
 }
 
-/** Writes `frames` as 64-bit entries at `list` (setup_table, get_status_frames); false if any write faulted. */
+/**
+ * Writes `frames` as 64-bit entries at `list` (setup_table, get_status_frames), a sign-extended guest
+ * address (a kernel's list is in the upper half); false if any write faulted.
+ */
 function writeFrameList(m: GuestMemory, list: number, frames: readonly number[]): boolean {
   const b = new Uint8Array(8);
   const dv = new DataView(b.buffer);

@@ -516,11 +516,11 @@ describe('grant table: transfer and cache_flush', () => {
 
 describe('grant_table_op (20): marshalling', () => {
   const BASE = 0x10000;
-  function setup(): { w: World; d: Domain; mem: BufferMemory; call: (cmd: number, uop: number, count: number) => number } {
+  function setup(base = BASE): { w: World; d: Domain; mem: BufferMemory; call: (cmd: number, uop: number, count: number) => number } {
     const w = world();
     const d = new Domain(2, 'b');
     d.gnttab = { hub: w.hub, table: w.b };
-    const mem = new BufferMemory(new Uint8Array(0x4000), BASE);
+    const mem = new BufferMemory(new Uint8Array(0x4000), base);
     const table = defaultTable();
     const call = (cmd: number, uop: number, count: number): number => {
       const args = [0, cmd, uop, count, 0, 0];
@@ -562,6 +562,31 @@ describe('grant_table_op (20): marshalling', () => {
     put16(mem, BASE + 0x200, 77);
     expect(call(G.GNTTABOP_query_size, BASE + 0x200, 1)).toBe(0);
     expect(s16(mem, BASE + 0x20c)).toBe(G.GNTST_bad_domain);
+  });
+
+  it('writes the frame lists of setup_table and get_status_frames at an upper-half (kernel) address', () => {
+    // A PV kernel's buffers live at 0xffffffff8xxxxxxx; guest pointers are sign-extended numbers.
+    const KBASE = -0x80000000 + 0x10000; // 0xffffffff80010000
+    const { w, mem, call } = setup(KBASE);
+    const dv = new DataView(mem.bytes.buffer);
+    const list = 0xffffffff80010100n;
+    dv.setUint16(0, SELF, true);
+    dv.setUint32(4, 2, true);
+    dv.setBigUint64(16, list, true);
+    expect(call(G.GNTTABOP_setup_table, KBASE, 1)).toBe(0);
+    expect(dv.getInt16(8, true)).toBe(G.GNTST_okay);
+    expect([dv.getUint32(0x100, true), dv.getUint32(0x108, true)]).toEqual([w.b.shared[0], w.b.shared[1]]);
+
+    expect(w.b.setVersion(2)).toBe(0);
+    dv.setUint32(0x200, 1, true); // nr_frames
+    dv.setUint16(0x204, SELF, true);
+    dv.setBigUint64(0x208, list + 0x200n, true);
+    expect(call(G.GNTTABOP_get_status_frames, KBASE + 0x200, 1)).toBe(0);
+    expect(dv.getInt16(0x206, true)).toBe(G.GNTST_okay);
+    expect(dv.getUint32(0x300, true)).toBe(w.b.status[0]);
+    dv.setBigUint64(0x208, 0xffffff0000000000n, true); // upper half, not mapped
+    expect(call(G.GNTTABOP_get_status_frames, KBASE + 0x200, 1)).toBe(0);
+    expect(dv.getInt16(0x206, true)).toBe(G.GNTST_bad_virt_addr);
   });
 
   it('map and unmap batches carry per-element statuses; set_version returns the version in force', () => {
