@@ -285,14 +285,16 @@ export class PvVcpu {
     const csSel = c.segSel[1] as number;
     const ssSel = c.segSel[2] as number;
     const rsp = this.reg(4);
-    const rcx = this.reg(1);
-    const r11 = this.reg(11);
+    // RCX and R11 go into the frame bit for bit (any 64-bit value, not only addresses).
+    const r = c.r;
+    const rcx: Word = [r[2] as number, r[3] as number];
+    const r11: Word = [r[22] as number, r[23] as number];
     const flags = c.getFlags();
     const mask = this.vcpuInfo?.upcallMask() ?? 1;
     if (!fromKernel) this.toggleMode();
     let sp = fromKernel ? rsp : this.kernelSp;
     sp -= ((sp % 16) + 16) % 16;
-    const words: number[] = [rcx, r11];
+    const words: (number | Word)[] = [rcx, r11];
     if (errorCode >= 0) words.push(errorCode >>> 0);
     words.push(rip, (fromKernel ? csSel & ~3 : csSel) + (mask !== 0 ? 1 : 0) * TWO32, (flags & ~(0x3000 | 0x200)) | (mask === 0 ? 0x200 : 0), rsp, ssSel);
     const base = sp - words.length * 8;
@@ -304,8 +306,8 @@ export class PvVcpu {
     const bytes = new Uint8Array(words.length * 8);
     const dv = new DataView(bytes.buffer);
     words.forEach((w, k) => {
-      dv.setUint32(k * 8, lowHalf(w), true);
-      dv.setUint32(k * 8 + 4, Math.floor(w / TWO32) >>> 0, true);
+      dv.setUint32(k * 8, typeof w === 'number' ? lowHalf(w) : w[0] >>> 0, true);
+      dv.setUint32(k * 8 + 4, typeof w === 'number' ? Math.floor(w / TWO32) >>> 0 : w[1] >>> 0, true);
     });
     if (!this.mem.write(base, bytes)) {
       this.crash(`fault writing the bounce frame for ${what} at 0x${base.toString(16)}`);
@@ -323,6 +325,10 @@ export class PvVcpu {
 
   private onException(f: Fault): void {
     const c = this.cpu;
+    // The processor saves RFLAGS with RF set for a fault (not a trap, a software interrupt or a
+    // #DB; SDM §17.3.1.1), and Xen's bounce frame copies what the processor saved. An instruction
+    // Xen emulates instead retires with RF clear.
+    if (!f.trap && !f.software && f.vector !== DB) c.setFlags(c.getFlags() | RF);
     if (f.vector === UD && this.forcedEmulation()) return;
     if (f.vector === GP && f.errorCode === 0 && this.emulatePrivileged()) return;
     if (f.software) {
@@ -439,7 +445,9 @@ export class PvVcpu {
     }
     const dv = new DataView(buf.buffer);
     const q = (k: number): number => dv.getInt32(k * 8 + 4, true) * TWO32 + dv.getUint32(k * 8, true);
-    const [rax, r11, rcx, flags, rip, cs, rflags, rsp, ss] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(q) as number[];
+    const [flags, rip, cs, rflags, rsp, ss] = [3, 4, 5, 6, 7, 8].map(q) as number[];
+    // RAX, R11 and RCX come back bit for bit (a JS number would round values above 2^53).
+    const half = (k: number, h: number): number => dv.getInt32(k * 8 + h * 4, true);
     const toUser = ((cs as number) & 3) === 3;
     if (toUser && this.kernelMode) {
       if (this.guestTableUser === 0) {
@@ -464,10 +472,14 @@ export class PvVcpu {
     const rf = ((flags as number) & VGCF_IN_SYSCALL) === 0 ? (rflags as number) & 0x10000 : 0;
     c.setFlags(((rflags as number) & 0x3c0dd5 & ~0x23000) | rf | 0x202);
     this.vcpuInfo?.setUpcallMask(((rflags as number) & 0x200) !== 0 ? 0 : 1);
-    this.setReg(0, rax as number);
+    c.setReg64(0, half(0, 0), half(0, 1));
     if (((flags as number) & VGCF_IN_SYSCALL) === 0) {
-      this.setReg(11, r11 as number);
-      this.setReg(1, rcx as number);
+      c.setReg64(11, half(1, 0), half(1, 1));
+      c.setReg64(1, half(2, 0), half(2, 1));
+    } else {
+      // Xen returns with SYSRET: RCX holds the new RIP and R11 the new RFLAGS.
+      this.setReg(1, rip as number);
+      c.setReg64(11, c.getFlags(), 0);
     }
     this.kick();
     return NO_RETURN;
@@ -494,6 +506,7 @@ export class PvVcpu {
     if (!want.every((b, k) => sig[k] === b)) return false;
     this.doCpuid();
     this.cpu.rip += 7;
+    this.cpu.setFlags(this.cpu.getFlags() & ~RF);
     return true;
   }
 
@@ -613,6 +626,12 @@ export class PvVcpu {
     return 'done';
   }
 }
+
+/** A 64-bit register value as its [low, high] 32-bit halves. */
+type Word = readonly [number, number];
+
+/** RFLAGS.RF. */
+const RF = 0x10000;
 
 /** RDI, RSI, RDX, R10, R8. */
 const ARG_REGS = [7, 6, 2, 10, 8] as const;

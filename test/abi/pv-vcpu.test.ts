@@ -257,3 +257,66 @@ describe('PV64 vCPU: user mode', () => {
     expect(s.crashes).toEqual(['no guest handler for vector 6']);
   });
 });
+
+describe('PV64 vCPU: what probe-traps found', () => {
+  it('the bounce frame carries RCX and R11 bit for bit, also above 2^53', () => {
+    const s = setup();
+    s.v.cpu.setReg64(1, 0x3c3c4c4c, 0x1c1c2c2c);
+    s.v.cpu.setReg64(11, 0x3b3b4b4b, 0x1b1b2b2b);
+    run(s, KCODE, [0x0f, 0x0b]);
+    const f = frame(s, 2);
+    expect(f).toEqual([0x1c1c2c2c3c3c4c4cn, 0x1b1b2b2b3b3b4b4bn]);
+  });
+
+  it('the iret hypercall restores RAX, R11 and RCX bit for bit', () => {
+    const s = setup();
+    const v = s.v;
+    const sp = KSTACK - 0x400;
+    [0x5a5a5a5a12345678n, 0xfedcba9876543211n, 0x8000000000000001n, 0n, BigInt(KCODE + 0x10), 0xe030n, 0x202n, BigInt(KSTACK - 0x200), 0xe02bn].forEach((w, k) =>
+      s.ram.u64(sp + k * 8, w),
+    );
+    v.setReg(4, sp);
+    v.setReg(0, 23);
+    run(s, KCODE, [0x0f, 0x05], 1);
+    const c = v.cpu;
+    const r64 = (n: number): bigint => (BigInt(c.r[2 * n + 1] as number) << 32n) | BigInt((c.r[2 * n] as number) >>> 0);
+    expect([r64(0), r64(11), r64(1)].map((x) => BigInt.asUintN(64, x))).toEqual([0x5a5a5a5a12345678n, 0xfedcba9876543211n, 0x8000000000000001n]);
+    expect(c.rip).toBe(KCODE + 0x10);
+  });
+
+  it('with VGCF_in_syscall the iret hypercall returns as SYSRET: RCX = the new RIP, R11 = the new RFLAGS', () => {
+    const s = setup();
+    const v = s.v;
+    const sp = KSTACK - 0x400;
+    // rflags 0x3083: IOPL 3 in the frame goes, IF is forced on.
+    [7n, 0x11n, 0x22n, 0x100n, BigInt(UCODE), 0xe033n, 0x3083n, BigInt(USTACK), 0xe02bn].forEach((w, k) => s.ram.u64(sp + k * 8, w));
+    v.setReg(4, sp);
+    v.setReg(0, 23);
+    run(s, KCODE, [0x0f, 0x05], 1);
+    expect(v.kernelMode).toBe(false);
+    expect(v.reg(1)).toBe(UCODE);
+    expect(v.reg(11)).toBe(0x283);
+    expect(v.cpu.getFlags() & 0xfff).toBe(0x283);
+    expect(v.reg(0)).toBe(7);
+  });
+
+  it('a fault\'s frame has RFLAGS.RF set (the processor saves it so), a trap\'s (int3) not; the handler runs with RF clear', () => {
+    const s = setup();
+    run(s, KCODE, [0x0f, 0x0b]);
+    expect(Number(frame(s, 5)[4]) & 0x10000).toBe(0x10000);
+    expect(s.v.cpu.getFlags() & 0x10000).toBe(0);
+    const s2 = setup();
+    run(s2, KCODE, [0xcc]);
+    expect(frame(s2, 3)[2]).toBe(BigInt(KCODE + 1));
+    expect(Number(frame(s2, 5)[4]) & 0x10000).toBe(0);
+  });
+
+  it('an instruction Xen emulates (the forced-emulation CPUID) retires with RF clear', () => {
+    const s = setup();
+    s.v.setReg(0, 0x40000000);
+    run(s, KCODE, [0x0f, 0x0b, 0x78, 0x65, 0x6e, 0x0f, 0xa2, 0x0f, 0x0b]);
+    // The second ud2 faults with RF set in its frame by the processor, not left over from the first.
+    expect(s.v.cpu.getFlags() & 0x10000).toBe(0);
+    expect(frame(s, 3)[2]).toBe(BigInt(KCODE + 7));
+  });
+});
