@@ -3,7 +3,9 @@
  * callback_op, nmi_op, stack_switch, set_segment_base, fpu_taskswitch, iret, vm_assist. They
  * set what the PV64 CPU model (pv/vcpu.ts) uses when it bounces into the guest.
  */
+import { Fault } from '../../x86/fault.js';
 import { isCanonical } from '../../x86/system/regs.js';
+import { checkDataSegment, type SegCache } from '../../x86/system/segments.js';
 import { View } from '../layout/view.js';
 import * as CB from '../public/callback.js';
 import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSYS } from '../public/errno.js';
@@ -215,11 +217,26 @@ export const setSegmentBase: Handler = (ctx) => {
       if (v.kernelMode) c.segBase[5] = base;
       else v.inactiveGsBase = base;
       return 0;
-    case 3: // SEGBASE_GS_USER_SEL: a null or flat selector clears the user GS base
+    case 3: {
+      // SEGBASE_GS_USER_SEL (Xen `do_set_segment_base`): base[15:0] is loaded into %gs between
+      // two SWAPGS, so the user GS base becomes the descriptor's base while the kernel's stays
+      // active. A non-null selector gets RPL 3; one that cannot be loaded leaves %gs null (base
+      // 0) and the call still returns 0.
       ctx.subop('SEGBASE_GS_USER_SEL');
-      if (v.kernelMode) v.inactiveGsBase = 0;
-      else c.segBase[5] = 0;
+      let sel = ctx.argHalves(2)[0] & 0xffff;
+      if (sel > 3) sel |= 3;
+      let cache: SegCache = [0, 0, 0, 0];
+      try {
+        cache = checkDataSegment(c, 5, sel);
+      } catch (e) {
+        if (!(e instanceof Fault)) throw e;
+      }
+      const kernelBase = c.segBase[5] as number;
+      c.loadSegmentCache(5, cache[0], cache[1], cache[2], cache[3]);
+      v.inactiveGsBase = c.segBase[5] as number;
+      c.segBase[5] = kernelBase;
       return 0;
+    }
     default:
       ctx.subop(`segbase ${which}`);
       return -XEN_EINVAL;
