@@ -12,7 +12,8 @@
  *  - runstates move between running, runnable, blocked and offline at slice boundaries, and
  *    each vCPU's pvclock record is republished when it is scheduled and after every jump;
  *  - it stops when every domain has shut down or crashed, at `maxInstructions`, at `maxTime`,
- *    or when nothing can ever run again.
+ *    or when nothing can ever run again (every vCPU blocked or down and no guest timer pending,
+ *    whatever `maxTime` is).
  *
  * Same domains, same guest code, same options → the same interleaving, instruction for
  * instruction (no host time, no iteration over unordered collections).
@@ -53,6 +54,12 @@ export interface RunMachineOptions {
   readonly maxTime?: number;
   /** Switch the clock to realtime on this host clock (`--realtime`) before running. */
   readonly realtime?: HostClock;
+  /**
+   * Called after every slice with the instructions retired so far in this run: for host-side
+   * observers (a log that streams, a progress line). It must not touch guest state, so the run
+   * is the same with or without it.
+   */
+  readonly onSlice?: (instructions: number) => void;
 }
 
 export type StopReason =
@@ -117,7 +124,8 @@ export function runMachine(opts: RunMachineOptions): RunResult {
       const deadline = nextDeadline(live, opts.maxTime);
 
       if (pick < 0) {
-        if (deadline === NO_TIMER || ++idleJumps > MAX_IDLE_JUMPS) return result('stalled');
+        // The run's own maxTime wakes nobody: with no guest timer left, the guest is stalled now.
+        if (nextDeadline(live, undefined) === NO_TIMER || ++idleJumps > MAX_IDLE_JUMPS) return result('stalled');
         if (!clock.skipTo(deadline)) waitRealtime(clock, deadline);
         for (const d of live) d.time?.updateAllTime();
         continue;
@@ -138,6 +146,7 @@ export function runMachine(opts: RunMachineOptions): RunResult {
       const ran = exact ? runner.exact(v.cpu, budget) : runner.plain(v.cpu, budget);
       instructions += ran;
       slices++;
+      opts.onSlice?.(instructions);
       if (ran > 0) idleJumps = 0;
       if (dt !== undefined) {
         const t = dt.vcpu(v.id);

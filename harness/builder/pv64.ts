@@ -14,7 +14,7 @@ import { GrantHub } from '../../abi/gnttab/grants.js';
 import { Domain } from '../../abi/hv/domain.js';
 import type { MachineMemory } from '../../abi/hv/machine.js';
 import type { PageTypes } from '../../abi/hv/page-types.js';
-import { DomainMemory } from '../../abi/hypercall/memory.js';
+import { DomainMemory, E820_RAM } from '../../abi/hypercall/memory.js';
 import { Xen } from '../../abi/hv/xen.js';
 import { View } from '../../abi/layout/view.js';
 import { layout } from '../../abi/public/index.js';
@@ -47,6 +47,12 @@ export interface Pv64BuildOptions {
   readonly features: ReadonlySet<Feature>;
   /** The machine's grant tables (one hub per machine: pass the same one for every domain built on it). */
   readonly grants?: GrantHub;
+  /** xl.cfg maxmem: MiB the E820 (the memory map) reaches, for ballooning; default `memMiB`. */
+  readonly maxMemMiB?: number;
+  /** xl.cfg maxvcpus: vCPU ids that exist for VCPUOP_* (only vCPU 0 is started); default 1. */
+  readonly maxVcpus?: number;
+  /** `--strict`: the PV MMU collects suspicious-but-accepted observations (`PvMmu.diagnostics`). */
+  readonly strict?: boolean;
 }
 
 export interface Pv64Layout {
@@ -201,8 +207,8 @@ export function buildPv64(o: Pv64BuildOptions): Pv64Domain {
   d.p2m = p2m;
   d.features = PV64_FEATURES;
   d.machine = o.machine;
-  d.maxVcpus = 1;
-  const mmu = new PvMmu(o.types, { domid: o.domid, vcpus: 1, vmAssist: (t) => ((d.vmAssist >>> t) & 1) !== 0 });
+  d.maxVcpus = o.maxVcpus ?? 1;
+  const mmu = new PvMmu(o.types, { domid: o.domid, vcpus: d.maxVcpus, vmAssist: (t) => ((d.vmAssist >>> t) & 1) !== 0, strict: o.strict ?? false });
   d.mmu = mmu;
   const pin = mmu.mmuextOp(0, [{ cmd: MMUEXT_PIN_L4_TABLE, arg1: p2m[l4Pfn] as number, arg2: 0 }]);
   if (pin.rc !== 0) internal(`the initial page tables do not validate (${pin.rc})`);
@@ -215,6 +221,9 @@ export function buildPv64(o: Pv64BuildOptions): Pv64Domain {
   for (let v = 0; v < 32; v++) si.setUint8(v * 64 + 1, 1);
   o.xen.addEvents(d, si);
   d.memory = DomainMemory.libxlPv(o.memMiB * 1024, si);
+  // maxmem above memory: libxl's memory map runs to maxmem (xc_domain_set_memmap_limit), while
+  // max_pages stays the target's (libxl__build_pre); the guest balloons within that.
+  if (o.maxMemMiB !== undefined) d.memory.e820 = [{ addr: 0, size: o.maxMemMiB * MiB, type: E820_RAM }];
   const ec = d.evtchn;
   if (ec === undefined) internal('no event channels');
   const grants = o.grants ?? new GrantHub(o.machine, { types: o.types });

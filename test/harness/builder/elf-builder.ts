@@ -17,6 +17,8 @@ export interface LoadSpec {
   readonly memsz?: bigint;
   /** PF_R|PF_X (5) when omitted. */
   readonly flags?: number;
+  /** The segment's bytes (`size` of them); a fixed pattern when omitted. */
+  readonly data?: Uint8Array;
 }
 
 export interface ElfSpec {
@@ -168,7 +170,7 @@ export function buildElf(spec: ElfSpec): Uint8Array {
   };
   spec.loads.forEach((l, i) => {
     const off = loadAt[i] ?? 0;
-    for (let k = 0; k < l.size; k++) b[off + k] = (k * 7 + i) & 0xff;
+    for (let k = 0; k < l.size; k++) b[off + k] = l.data !== undefined ? (l.data[k] ?? 0) : (k * 7 + i) & 0xff;
     phdr(i, 1, l.flags ?? 5, off, l.vaddr, l.paddr, l.size, l.memsz ?? BigInt(l.size), 0x1000);
   });
   if (noteArea !== undefined) {

@@ -1,0 +1,312 @@
+/**
+ * Booting a guest from its xl.cfg, headless: the programmatic face of `xenlab boot` that the
+ * conformance harness and the tests use (docs/boot.md).
+ *
+ * One boot: a machine with frames for maxmem plus 32 MiB (Xen's M2P, the low MiB, page tables),
+ * the kernel built as a PV64 domU (harness/builder/pv64.ts), the console backend bound to the
+ * guest's console ring (start_info console page and event channel), then the deterministic
+ * scheduler (abi/time/scheduler.ts) until the domain ends or a limit is reached. The ring is
+ * drained once more at the end, for bytes the guest wrote without notifying.
+ *
+ * How the domain ended decides what happens next, as xl's on_poweroff/on_reboot/on_crash/
+ * on_watchdog/on_soft_reset say: "destroy" ends the run; "restart" builds the domain again from
+ * the same config and boots it (same domid, same seed: the same boot again) up to MAX_RESTARTS
+ * times. The other actions are taken as the nearest of those two (xl-cfg.ts `honouredAction`).
+ *
+ * Deterministic: the same config and seed give the same console bytes, Xen log and end, whatever
+ * the host, unless `realtime` is set. Wall time is only measured for the report and progress.
+ */
+import { readFileSync } from 'node:fs';
+import type { Domain } from '../../abi/hv/domain.js';
+import { MachineMemory } from '../../abi/hv/machine.js';
+import { PageTypes } from '../../abi/hv/page-types.js';
+import { Xen } from '../../abi/hv/xen.js';
+import {
+  SHUTDOWN_crash,
+  SHUTDOWN_poweroff,
+  SHUTDOWN_reboot,
+  SHUTDOWN_soft_reset,
+  SHUTDOWN_suspend,
+  SHUTDOWN_watchdog,
+} from '../../abi/public/sched.js';
+import { runMachine } from '../../abi/time/scheduler.js';
+import { implementedFeatures } from '../../x86/cpuid.js';
+import { ConsoleBackend } from '../backends/console.js';
+import { loadKernelImage } from '../builder/image.js';
+import { buildPv64 } from '../builder/pv64.js';
+import { UserError } from '../errors.js';
+import { honouredAction, type DomainConfig, type ShutdownAction } from '../toolstack/xl-cfg.js';
+import { nodeHostClock } from './host-clock.js';
+
+export { loadXlConfig, parseXlConfig, type DomainConfig } from '../toolstack/xl-cfg.js';
+
+export interface BootOptions {
+  /** From loadXlConfig(path) or parseXlConfig(text, file). */
+  readonly config: DomainConfig;
+  /** Guest (virtual) seconds before the run ends as 'timeout'; default none. */
+  readonly timeoutSeconds?: number;
+  /** Guest instructions (every vCPU, every restart) before the run ends as 'instruction-limit'. */
+  readonly maxInstructions?: number;
+  /** `--realtime`: the guest's clock follows the host's wall clock (runs no longer repeat). */
+  readonly realtime?: boolean;
+  /** `--strict`: the PV MMU's suspicious-but-accepted observations become diagnostics. */
+  readonly strict?: boolean;
+  /** Machine-memory shuffle seed (default DEFAULT_SEED). */
+  readonly seed?: number;
+  /** Console ring output as it is drained. */
+  readonly onConsole?: (bytes: Uint8Array) => void;
+  /** CONSOLEIO_write output, line by line (without the newline). */
+  readonly onXenLog?: (line: string) => void;
+  /** About once a second of wall time: totals so far. */
+  readonly onProgress?: (p: { instructions: number; guestNs: number }) => void;
+}
+
+export type BootEnd = 'poweroff' | 'reboot' | 'suspend' | 'crash' | 'watchdog' | 'soft_reset' | 'timeout' | 'stalled' | 'instruction-limit';
+
+export interface BootResult {
+  readonly end: BootEnd;
+  /** EXIT_CODES[end]. */
+  readonly exitCode: number;
+  /** One line: how it ended, e.g. "domain 1 shut down: SHUTDOWN_poweroff code 0". */
+  readonly detail: string;
+  /** The console ring's log (every boot, when the domain was restarted). */
+  readonly console: string;
+  /** CONSOLEIO_write output. */
+  readonly xenLog: string;
+  /** The domain of the last boot: state, hypercall stats. */
+  readonly domain: Domain;
+  readonly instructions: number;
+  /** Guest time, summed over the boots. */
+  readonly guestNs: number;
+  readonly wallMs: number;
+  /** Console ring broken, `--strict` observations, restarts. */
+  readonly diagnostics: readonly string[];
+}
+
+/** Exit status per end (docs/boot.md); 1 and 2 are the CLI's user and usage errors. */
+export const EXIT_CODES: Readonly<Record<BootEnd, number>> = {
+  poweroff: 0,
+  crash: 3,
+  reboot: 4,
+  suspend: 5,
+  watchdog: 6,
+  soft_reset: 7,
+  timeout: 124,
+  stalled: 125,
+  'instruction-limit': 126,
+};
+
+/** Machine-memory seed when none is given. */
+export const DEFAULT_SEED = 7;
+/** How many times an on_*="restart" domain is built again before the run ends anyway. */
+export const MAX_RESTARTS = 3;
+/** Every boot's domain id (xl gives a restarted domain a new one; we keep boots identical). */
+const DOMID = 1;
+/** Frames beyond the domain's own: the low MiB, the M2P and its tables, Xen's pages. */
+const EXTRA_MACHINE_MIB = 32;
+const MiB = 2 ** 20;
+
+type ActionKey = 'onPoweroff' | 'onReboot' | 'onCrash' | 'onWatchdog' | 'onSoftReset';
+
+/**
+ * SHUTDOWN_* reasons: the end they give and the xl.cfg key whose action applies. A suspended PV
+ * domain is for xl to save, never to destroy or restart: the run ends (no key).
+ */
+const REASONS: Readonly<Record<number, { end: BootEnd; name: string; key?: ActionKey; xl?: string }>> = {
+  [SHUTDOWN_poweroff]: { end: 'poweroff', name: 'SHUTDOWN_poweroff', key: 'onPoweroff', xl: 'on_poweroff' },
+  [SHUTDOWN_reboot]: { end: 'reboot', name: 'SHUTDOWN_reboot', key: 'onReboot', xl: 'on_reboot' },
+  [SHUTDOWN_suspend]: { end: 'suspend', name: 'SHUTDOWN_suspend' },
+  [SHUTDOWN_crash]: { end: 'crash', name: 'SHUTDOWN_crash', key: 'onCrash', xl: 'on_crash' },
+  [SHUTDOWN_watchdog]: { end: 'watchdog', name: 'SHUTDOWN_watchdog', key: 'onWatchdog', xl: 'on_watchdog' },
+  [SHUTDOWN_soft_reset]: { end: 'soft_reset', name: 'SHUTDOWN_soft_reset', key: 'onSoftReset', xl: 'on_soft_reset' },
+};
+
+/** Boots `o.config` and runs it to its end; throws UserError for an image or config that cannot boot. */
+export async function bootGuest(o: BootOptions): Promise<BootResult> {
+  const cfg = o.config;
+  if (cfg.type !== 'pv') throw new UserError('bad-file', `${cfg.file}: type "${String(cfg.type)}" cannot be booted (xenlab runs PV guests)`);
+  const limit = (v: number | undefined, what: string): void => {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new UserError('bad-option', `${what} must be a positive number`);
+  };
+  limit(o.timeoutSeconds, 'the timeout');
+  limit(o.maxInstructions, 'the instruction limit');
+  const started = performance.now();
+  const image = await loadKernelImage(cfg.kernel, { maxBytes: cfg.memory * MiB });
+  let ramdisk: Uint8Array | undefined;
+  if (cfg.ramdisk !== undefined) {
+    try {
+      ramdisk = new Uint8Array(readFileSync(cfg.ramdisk));
+    } catch {
+      throw new UserError('file-not-found', `${cfg.ramdisk}: cannot read the ramdisk`);
+    }
+  }
+  const features = new Set(implementedFeatures());
+  const seed = o.seed ?? DEFAULT_SEED;
+  const maxTimeNs = o.timeoutSeconds !== undefined ? Math.round(o.timeoutSeconds * 1e9) : undefined;
+  const host = o.realtime === true ? nodeHostClock() : undefined;
+
+  const consoleChunks: Uint8Array[] = [];
+  const xenChunks: Uint8Array[] = [];
+  const diagnostics: string[] = [];
+  let instructions = 0;
+  let guestNs = 0;
+  let restarts = 0;
+  let lastProgress = started;
+
+  for (;;) {
+    const machine = new MachineMemory({ frames: 256 * (cfg.maxmem + EXTRA_MACHINE_MIB), seed });
+    const types = new PageTypes(machine);
+    const xen = new Xen(features);
+    const built = buildPv64({
+      xen,
+      machine,
+      types,
+      image,
+      domid: DOMID,
+      name: cfg.name,
+      memMiB: cfg.memory,
+      maxMemMiB: cfg.maxmem,
+      maxVcpus: cfg.maxvcpus,
+      cmdline: cfg.cmdline,
+      ramdisk,
+      features,
+      strict: o.strict === true,
+    });
+    const d = built.domain;
+    if (cfg.uuid !== undefined) d.uuid = uuidBytes(cfg.uuid);
+    const consoleMfn = built.p2m[built.layout.consolePfn];
+    if (consoleMfn === undefined) throw new Error('boot: the console page has no machine frame');
+    const console = new ConsoleBackend({
+      events: xen.events,
+      domain: d,
+      page: machine.view(consoleMfn),
+      port: built.layout.consoleEvtchn,
+      output: (bytes) => o.onConsole?.(bytes),
+    });
+    const xenLog = new LineSplitter((line) => o.onXenLog?.(line));
+    let seen = 0;
+    const pollXenLog = (): void => {
+      const out = d.consoleOut;
+      if (out.length === seen) return;
+      xenLog.push(out, seen);
+      seen = out.length;
+    };
+    const before = instructions;
+    const run = runMachine({
+      xen,
+      domains: [d],
+      ...(o.maxInstructions !== undefined ? { maxInstructions: o.maxInstructions - instructions } : {}),
+      ...(maxTimeNs !== undefined ? { maxTime: maxTimeNs - guestNs } : {}),
+      ...(host !== undefined ? { realtime: host } : {}),
+      onSlice: (n) => {
+        pollXenLog();
+        if (o.onProgress === undefined) return;
+        const now = performance.now();
+        if (now - lastProgress < 1000) return;
+        lastProgress = now;
+        o.onProgress({ instructions: before + n, guestNs: guestNs + xen.clock.now() });
+      },
+    });
+    console.drain();
+    pollXenLog();
+    xenLog.flush();
+    instructions += run.instructions;
+    guestNs += run.now;
+    consoleChunks.push(console.log());
+    xenChunks.push(Uint8Array.from(d.consoleOut));
+    if (console.broken !== undefined) diagnostics.push(console.broken);
+    for (const m of d.mmu?.diagnostics ?? []) diagnostics.push(`strict: ${m.code}: ${m.message}`);
+
+    const finish = (end: BootEnd, detail: string): BootResult => ({
+      end,
+      exitCode: EXIT_CODES[end],
+      detail,
+      console: new TextDecoder().decode(concat(consoleChunks)),
+      xenLog: new TextDecoder().decode(concat(xenChunks)),
+      domain: d,
+      instructions,
+      guestNs,
+      wallMs: performance.now() - started,
+      diagnostics,
+    });
+    if (run.reason === 'instruction-limit') return finish('instruction-limit', `instruction limit: ${instructions} instructions retired`);
+    if (run.reason === 'time-limit') return finish('timeout', `timeout: ${formatSeconds(guestNs)} of guest time`);
+    if (run.reason === 'stalled') return finish('stalled', `domain ${d.id} stalled: every vCPU is blocked and nothing can wake one`);
+
+    // The domain ended: shut down for a reason, or crashed by Xen.
+    const st = d.state;
+    let end: BootEnd;
+    let detail: string;
+    let action: ShutdownAction | undefined;
+    let key = '';
+    if (st.kind === 'crashed') {
+      end = 'crash';
+      detail = `domain ${d.id} crashed: ${st.why}`;
+      action = cfg.onCrash;
+      key = 'on_crash';
+    } else if (st.kind === 'shutdown') {
+      const r = REASONS[st.reason];
+      if (r === undefined) throw new Error(`boot: domain ${d.id} shut down with reason ${st.reason}, which SCHEDOP_shutdown refuses`);
+      end = r.end;
+      detail = `domain ${d.id} shut down: ${r.name} code ${st.code}`;
+      action = r.key !== undefined ? cfg[r.key] : undefined;
+      key = r.xl ?? '';
+    } else {
+      throw new Error(`boot: the scheduler ended with domain ${d.id} still running`);
+    }
+    if (action === undefined || honouredAction(action) !== 'restart') return finish(end, detail);
+    const out = (o.maxInstructions !== undefined && instructions >= o.maxInstructions) || (maxTimeNs !== undefined && guestNs >= maxTimeNs);
+    if (restarts >= MAX_RESTARTS || out) {
+      return finish(end, `${detail}; ${key} = "${action}", but ${out ? 'the run is out of budget' : `it was restarted ${restarts} times, the limit`}`);
+    }
+    restarts++;
+    diagnostics.push(`${detail}; ${key} = "${action}": building it again (restart ${restarts} of at most ${MAX_RESTARTS})`);
+  }
+}
+
+/** Splits bytes into lines as they come; a line is decoded as UTF-8 once complete. */
+class LineSplitter {
+  private partial: number[] = [];
+  constructor(private readonly emit: (line: string) => void) {}
+
+  push(bytes: readonly number[], from: number): void {
+    for (let i = from; i < bytes.length; i++) {
+      const b = bytes[i] as number;
+      if (b === 0x0a) {
+        this.emit(new TextDecoder().decode(Uint8Array.from(this.partial)));
+        this.partial = [];
+      } else {
+        this.partial.push(b);
+      }
+    }
+  }
+
+  /** Emits an unterminated last line. */
+  flush(): void {
+    if (this.partial.length === 0) return;
+    this.emit(new TextDecoder().decode(Uint8Array.from(this.partial)));
+    this.partial = [];
+  }
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function uuidBytes(u: string): Uint8Array<ArrayBuffer> {
+  const hex = u.replace(/-/g, '');
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/** Guest ns as seconds for one-line messages. */
+export function formatSeconds(ns: number): string {
+  return `${(ns / 1e9).toFixed(3)} s`;
+}
