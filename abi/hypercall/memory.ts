@@ -24,8 +24,9 @@
  * Not modelled (documented, not silently different): extents of order > 0 are refused as an
  * allocation failure (Xen's would be when the heap has no free run that large; our frame pool
  * hands out single shuffled frames), NUMA placement, populate-on-demand (HVM only), a
- * privileged caller naming another domain (-ENOSYS, counted as not implemented), XENMEM_exchange,
- * acquire_resource, access/paging/sharing ops (-ENOSYS, not implemented).
+ * privileged caller naming another domain (-ENOSYS, counted as not implemented),
+ * acquire_resource, access/paging/sharing ops (-ENOSYS, not implemented). XENMEM_exchange is
+ * memory-exchange.ts's.
  */
 import type { Domain } from '../hv/domain.js';
 import { F_XEN_HEAP, type MachineMemory } from '../hv/machine.js';
@@ -45,6 +46,7 @@ import * as M from '../public/memory.js';
 import { DOMID_SELF } from '../public/xen.js';
 import { addrOk } from '../pv/mmu.js';
 import type { Handler, HypercallContext } from './context.js';
+import { memoryExchange } from './memory-exchange.js';
 
 const RESERVATION = layout('xen_memory_reservation', 'x86_64');
 const MEMORY_DOMAIN = layout('xen_memory_domain', 'x86_64');
@@ -129,13 +131,13 @@ function signed(lo: number, hi: number): number {
 }
 
 /** The machine and accounting a memory_op needs (undefined: a test domain without them). */
-interface Parts {
+export interface Parts {
   readonly d: Domain;
   readonly machine: MachineMemory;
   readonly acct: DomainMemory;
 }
 
-function partsOf(ctx: HypercallContext): Parts | undefined {
+export function partsOf(ctx: HypercallContext): Parts | undefined {
   const machine = ctx.domain.mmu?.types.mem;
   const acct = ctx.domain.memory;
   if (machine === undefined || acct === undefined) return undefined;
@@ -148,7 +150,7 @@ function partsOf(ctx: HypercallContext): Parts | undefined {
  * backends play domain 0; other PV domains are known through the shared page-type registry),
  * -ESRCH for none. A privileged caller naming another domain is not implemented.
  */
-function target(ctx: HypercallContext, domid: number): 'self' | number {
+export function target(ctx: HypercallContext, domid: number): 'self' | number {
   const d = ctx.domain;
   if (domid === DOMID_SELF || domid === d.id) return 'self';
   const types = d.mmu?.types;
@@ -514,6 +516,9 @@ export const memoryOp: Handler = (ctx) => {
       return getVnumainfo(ctx, start);
     case M.XENMEM_reserved_device_memory_map:
       return reservedDeviceMemoryMap(ctx, start);
+    case M.XENMEM_exchange:
+      if (start !== 0) return -XEN_EINVAL;
+      return memoryExchange(ctx);
   }
   // arch_memory_op and subarch_memory_op take the whole cmd: a continuation index makes the
   // command unknown there (-ENOSYS, as Xen answers).
@@ -546,7 +551,7 @@ export const memoryOp: Handler = (ctx) => {
       return target(ctx, t.get('domid')) === -XEN_ESRCH ? -XEN_ESRCH : -XEN_EINVAL;
     }
     default:
-      // Xen's own -ENOSYS (unknown command) and not-implemented ones (exchange, acquire_resource,
+      // Xen's own -ENOSYS (unknown command) and not-implemented ones (acquire_resource,
       // access/paging/sharing ops) look alike to the guest; the statistics name the sub-op.
       return -XEN_ENOSYS;
   }
