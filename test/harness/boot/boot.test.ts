@@ -129,7 +129,7 @@ describe('bootGuest: how a run ends', () => {
 });
 
 describe("bootGuest with Debian's kernel", () => {
-  it('reaches its first console_io lines, streamed as they come, the same on every run', async () => {
+  it('reaches its first console_io lines, streamed as they come, the same on every run and with --strict', async () => {
     const kernel = (await requireFixture('kernel')).file('vmlinuz');
     const { config } = parseXlConfig(`name = "debian"\nkernel = "${kernel}"\nmemory = 128\nextra = "console=hvc0"\n`, `${dir}/debian.cfg`);
     const lines: string[] = [];
@@ -139,8 +139,12 @@ describe("bootGuest with Debian's kernel", () => {
     expect(a.xenLog).toContain('about to get started...\n');
     expect(a.instructions).toBeLessThanOrEqual(20_000_000);
     expect(a.domain.stats.list()).toContainEqual(expect.objectContaining({ hypercall: 'xen_version', subop: 'XENVER_get_features', result: 'ok' }));
-    const b = await bootGuest({ config, maxInstructions: 20_000_000 });
+    // Again with --strict: the same run, plus the PV MMU's observations as diagnostics.
+    const b = await bootGuest({ config, maxInstructions: 20_000_000, strict: true });
     expect([b.end, b.detail, b.xenLog, b.console, b.instructions, b.guestNs]).toEqual([a.end, a.detail, a.xenLog, a.console, a.instructions, a.guestNs]);
     expect(b.domain.stats.list()).toEqual(a.domain.stats.list());
+    expect(a.diagnostics).toEqual([]);
+    expect(b.diagnostics.length).toBeGreaterThan(0);
+    for (const d of b.diagnostics) expect(d).toMatch(/^strict: [a-z0-9-]+: /);
   });
 });
