@@ -26,6 +26,7 @@
 import type { Domain } from '../hv/domain.js';
 import { MachineMemory, PageType } from '../hv/machine.js';
 import { View } from '../layout/view.js';
+import { DR6_DEFAULT, DR7_DEFAULT, setDebugreg } from '../pv/debugreg.js';
 import type { PvVcpu } from '../pv/vcpu.js';
 import { FLAT_KERNEL_CS64, FLAT_USER_CS32 } from '../pv/vcpu.js';
 import { VGCF_in_kernel, VGCF_syscall_disables_events, XEN_LEGACY_MAX_VCPUS } from '../public/arch-x86.js';
@@ -190,6 +191,7 @@ const O = {
   gsUser: off('gs_base_user'),
   ldtBase: off('ldt_base'),
   ldtEnts: off('ldt_ents'),
+  debugreg: off('debugreg'),
 };
 
 /** cpu_user_regs (x86_64) field offsets, relative to user_regs. */
@@ -269,6 +271,14 @@ function initialise(ctx: HypercallContext, dt: DomainTime, t: VcpuTime, arg: num
   cpu.segBase[5] = v.kernelMode ? s64(dv, O.gsKernel) : s64(dv, O.gsUser);
   v.inactiveGsBase = v.kernelMode ? s64(dv, O.gsUser) : s64(dv, O.gsKernel);
   v.loadRoot();
+  // Xen resets the debug registers, then applies the context's through set_debugreg, ignoring
+  // its refusals (a register it refuses keeps its reset value).
+  v.dr.fill(0);
+  v.dr6 = DR6_DEFAULT;
+  v.dr7 = DR7_DEFAULT;
+  v.dr7Emul = 0;
+  for (const k of [0, 1, 2, 3, 6, 7]) setDebugreg(v, k, dv.getUint32(O.debugreg + k * 8, true), dv.getInt32(O.debugreg + k * 8 + 4, true));
+  v.loadDebugRegisters();
   void FLAT_KERNEL_CS64;
   t.initialised = true;
   dt.bindArea(v);

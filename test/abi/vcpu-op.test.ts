@@ -47,6 +47,10 @@ function guestContext(w: World, rip: number, rsp: number): void {
   w.ram.dv.setBigUint64(CTX + off('ctrlreg') + 3 * 8, BigInt(L4 * 4096), true); // xen_pfn_to_cr3
   q('event_callback_eip', EVENT_CB);
   q('gs_base_kernel', 0x7000);
+  // Debug registers: DR0 a user address, DR1 in Xen's range (refused: stays 0), DR7 L0 + bits to drop.
+  w.ram.dv.setBigUint64(CTX + off('debugreg') + 0 * 8, 0x450000n, true);
+  w.ram.dv.setBigUint64(CTX + off('debugreg') + 1 * 8, 0xffff800000000000n, true);
+  w.ram.dv.setBigUint64(CTX + off('debugreg') + 7 * 8, 0x1801n, true);
   const trap6 = CTX + off('trap_ctxt') + 6 * 16;
   w.ram.dv.setUint8(trap6, 6);
   w.ram.dv.setBigUint64(trap6 + 8, 0x450000n, true);
@@ -109,6 +113,8 @@ describe('vcpu_op: a second vCPU', () => {
     expect(v1.kernelMode).toBe(true);
     expect(v1.cpu.segBase[5]).toBe(0x7000);
     expect(v1.trapAddress[6]).toBe(0x450000);
+    expect([...v1.dr, v1.dr6, v1.dr7]).toEqual([0x450000, 0, 0, 0, 0xffff0ff0, 0x401]);
+    expect([v1.cpu.dr[0], v1.cpu.dr[7]]).toEqual([0x450000, 0x401]);
     expect(v1.eventCallback).toBe(EVENT_CB);
     expect(v1.cpu.cr3).toBe(L4 * 4096);
     expect(v1.vcpuInfo).toBeInstanceOf(VcpuInfoArea);
