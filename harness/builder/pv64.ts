@@ -17,6 +17,7 @@ import type { PageTypes } from '../../abi/hv/page-types.js';
 import { DomainMemory, E820_RAM } from '../../abi/hypercall/memory.js';
 import { Xen } from '../../abi/hv/xen.js';
 import { View } from '../../abi/layout/view.js';
+import { GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE, GTF_permit_access } from '../../abi/public/grant-table.js';
 import { layout } from '../../abi/public/index.js';
 import { MMUEXT_PIN_L4_TABLE, SIF_MOD_START_PFN, SIF_VIRT_P2M_4TOOLS } from '../../abi/public/xen.js';
 import { pvGrantMapperOf } from '../../abi/pv/grant-mapping.js';
@@ -232,6 +233,18 @@ export function buildPv64(o: Pv64BuildOptions): Pv64Domain {
   pvGrantMapperOf(grants).add(d);
   const storeEvtchn = ec!.allocUnbound(o.domid, 0);
   const consoleEvtchn = ec!.allocUnbound(o.domid, 0);
+  // The toolstack's reserved grant entries (libxl's xc_dom_gnttab_seed): the console and
+  // XenStore pages granted to domain 0, where their backends run, by frame (an MFN for PV).
+  const seed = (ref: number, mfn: number): void => {
+    const e = new Uint8Array(8);
+    const dv = new DataView(e.buffer);
+    dv.setUint16(0, GTF_permit_access, true);
+    dv.setUint16(2, 0, true);
+    dv.setUint32(4, mfn, true);
+    d.gnttab!.table.writeEntryRaw(ref, e);
+  };
+  seed(GNTTAB_RESERVED_CONSOLE, p2m[consolePfn] as number);
+  seed(GNTTAB_RESERVED_XENSTORE, p2m[storePfn] as number);
 
   // start_info.
   const SI = layout('start_info', 'x86_64');

@@ -56,6 +56,10 @@ describe('PV64 domain builder', () => {
     expect(si.getBig('pt_base')).toBe(va(L.virtBase + L.ptPfn * 4096));
     expect(si.getBig('mfn_list')).toBe(va(L.virtBase + L.p2mPfn * 4096));
     expect(si.getString('cmd_line')).toBe('console=hvc0 root=/dev/xvda');
+    // The toolstack's reserved grant entries: console (0) and XenStore (1) pages to domain 0.
+    const entry = (ref: number) => new DataView(b.domain.gnttab!.table.entryBytes(ref).buffer);
+    expect([entry(0).getUint16(0, true), entry(0).getUint16(2, true), entry(0).getUint32(4, true)]).toEqual([1, 0, b.p2m[L.consolePfn]]);
+    expect([entry(1).getUint16(0, true), entry(1).getUint16(2, true), entry(1).getUint32(4, true)]).toEqual([1, 0, b.p2m[L.storePfn]]);
     // shared_info: every legacy vcpu_info masked.
     const sh = b.machine.view(L.sharedInfoMfn);
     for (let k = 0; k < 32; k++) expect(sh.getUint8(k * 64 + 1)).toBe(1);
