@@ -5,6 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { requireFixture } from '../../../fixtures/pipeline/cache.js';
 import { runCli } from '../../support/cli.js';
@@ -111,6 +112,23 @@ describe('xenlab boot', () => {
     expect(await one()).toMatch(new RegExp(`^xenlab: ${image}: a xen-3.0-x86_32p kernel cannot be built as a 64-bit PV domain\\n$`));
     writeFileSync(cfg, 'name = "x"\nkernel = "no-such.elf"\n');
     expect(await one()).toBe(`xenlab: ${join(dir, 'no-such.elf')}: cannot read the kernel image\n`);
+  });
+
+  it("h2's probe-shutdown guest ends as its command line says, with xl's exit statuses", async () => {
+    const cfg = fileURLToPath(new URL('../../../fixtures/guests/probe-shutdown.cfg', import.meta.url));
+    const cases: [string, number, RegExp][] = [
+      ['poweroff', 0, /SHUTDOWN_poweroff code 0/],
+      ['crash', 3, /SHUTDOWN_crash code 0/],
+      ['reboot', 4, /SHUTDOWN_reboot code 0/],
+      ['watchdog', 6, /SHUTDOWN_watchdog code 0/],
+      ['fault', 3, /domain 1 crashed: /],
+    ];
+    for (const [mode, status, line] of cases) {
+      const r = await runCli(['boot', cfg, '--set', `extra="shutdown=${mode}"`, '--timeout', '60']);
+      expect(r.stdout).toContain(`ok 1 - the command line names shutdown= ("shutdown=${mode}")\n`);
+      expect(summary(r.stderr)).toMatch(line);
+      expect(r.status).toBe(status);
+    }
   });
 
   it('usage errors exit 2', async () => {

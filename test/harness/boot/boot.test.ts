@@ -77,6 +77,12 @@ describe('bootGuest: how a run ends', () => {
     expect(i).toMatchObject({ end: 'instruction-limit', exitCode: 126, instructions: 12_345, detail: 'instruction limit: 12345 instructions retired' });
   });
 
+  it('--realtime: guest time follows the host clock, and the timeout still ends the run', async () => {
+    const r = await boot({ end: 'loop' }, '', { timeoutSeconds: 0.01, realtime: true });
+    expect(r).toMatchObject({ end: 'timeout', exitCode: 124 });
+    expect(r.guestNs).toBeGreaterThanOrEqual(1e7);
+  });
+
   it('on_reboot = "restart" builds the domain again, up to the limit; each boot is the same boot', async () => {
     const r = await boot({ ...SAY, end: { shutdown: 1 } });
     expect(r.end).toBe('reboot');
