@@ -2,7 +2,7 @@
  * The `xenlab` command line: builds yargs from the command modules found on disk and maps
  * every failure to one line and an exit status (0 ok, 1 failure, 2 usage error).
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import yargs, { type Argv } from 'yargs';
@@ -17,15 +17,27 @@ import {
 } from './command.js';
 import { packageVersion } from './package-info.js';
 
-const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands');
+const HERE = dirname(fileURLToPath(import.meta.url));
 
-/** Every command module under `commands/`, in file-name order. */
-export async function loadCommands(dir = COMMANDS_DIR): Promise<CommandModule[]> {
-  const files = readdirSync(dir)
-    .filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !f.includes('.test.'))
-    .sort();
+/**
+ * Where command modules are discovered: harness's own, and the top layer's (`conformance/`
+ * composes a run and its reports). The top layer's commands are found on disk at start-up, never
+ * imported from here, so harness/ does not depend on what sits above it.
+ */
+export const COMMAND_DIRS: readonly string[] = [join(HERE, 'commands'), join(HERE, '..', '..', 'conformance', 'commands')];
+
+/** Every command module under the command directories, in file-name order. */
+export async function loadCommands(dirs: readonly string[] = COMMAND_DIRS): Promise<CommandModule[]> {
+  const files = dirs
+    .filter((dir) => existsSync(dir))
+    .flatMap((dir) =>
+      readdirSync(dir)
+        .filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts') && !f.includes('.test.'))
+        .map((f) => ({ dir, f })),
+    )
+    .sort((a, b) => (a.f < b.f ? -1 : a.f > b.f ? 1 : 0));
   const modules: CommandModule[] = [];
-  for (const f of files) {
+  for (const { dir, f } of files) {
     const mod = (await import(pathToFileURL(join(dir, f)).href)) as { default?: CommandModule };
     if (mod.default === undefined) throw new Error(`command module ${f} has no default export`);
     modules.push(mod.default);
@@ -108,8 +120,11 @@ function registerSpec(y: Argv, spec: CommandSpec<never>, io: CliIo, outcome: Out
   );
 }
 
-/** Flags are read back by their kebab-case name; no `--no-x` negations are offered. */
-const PARSER_CONFIG = { 'camel-case-expansion': false, 'boolean-negation': false } as const;
+/**
+ * Flags are read back by their kebab-case name; no `--no-x` negations; an array flag takes one
+ * word per use (`--guest a --guest b`), so it never swallows a positional that follows it.
+ */
+const PARSER_CONFIG = { 'camel-case-expansion': false, 'boolean-negation': false, 'greedy-arrays': false } as const;
 
 export function buildParser(modules: readonly CommandModule[], io: CliIo, outcome: Outcome): Argv {
   let y: Argv = yargs()

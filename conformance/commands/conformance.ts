@@ -1,0 +1,85 @@
+/**
+ * `xenlab conformance`: boots the built-in probe guests (or those named), checks their TAP and
+ * how they end, writes the reports (reports/out/ by default: results.tap, junit.xml,
+ * report.json, report.html), prints a one-screen summary, and exits 1 when anything failed.
+ * `npm start` runs it.
+ */
+import { defineCommand, type OptionTable } from '../../harness/cli/command.js';
+
+interface ConformanceCli {
+  guest?: readonly string[];
+  out?: string;
+  format?: readonly string[];
+  strict?: boolean;
+  list?: boolean;
+}
+
+export default defineCommand<ConformanceCli>({
+  name: 'conformance',
+  describe: 'Boot the probe guests, check their TAP results and how they end, and write TAP/JUnit/JSON/HTML reports',
+  options: {
+    guest: { type: 'array', describe: 'Run only these profiles (by name; default: all built-in)' },
+    out: { type: 'string', describe: 'Directory for the reports', default: 'reports/out' },
+    format: { type: 'array', describe: 'Report formats to write: tap, junit, json, html (default: all)' },
+    strict: { type: 'boolean', describe: "Report what Xen accepts but is suspicious (the hypervisor's --strict mode)" },
+    list: { type: 'boolean', describe: 'List the built-in profiles and exit' },
+  } satisfies OptionTable<ConformanceCli>,
+  async run(opts, io) {
+    const { mkdirSync, renameSync, writeFileSync } = await import('node:fs');
+    const { join, resolve } = await import('node:path');
+    const { UserError } = await import('../../harness/errors.js');
+    const { packageRoot, packageVersion } = await import('../../harness/cli/package-info.js');
+    const { BUILTIN_PROFILES } = await import('../profile.js');
+    const { runConformance } = await import('../run.js');
+    const { renderSummary } = await import('../summary.js');
+    const { RENDERERS, REPORT_FORMATS } = await import('../../reports/index.js');
+
+    if (opts.list === true) {
+      for (const p of BUILTIN_PROFILES) io.stdout.write(`${p.name.padEnd(22)} ${p.description}\n`);
+      return 0;
+    }
+    const formats = opts.format === undefined || opts.format.length === 0 ? REPORT_FORMATS : opts.format;
+    for (const f of formats) {
+      if (!(REPORT_FORMATS as readonly string[]).includes(f)) throw new UserError('bad-option', `--format: unknown format '${f}' (expected ${REPORT_FORMATS.join(', ')})`);
+    }
+    let profiles = BUILTIN_PROFILES;
+    if (opts.guest !== undefined && opts.guest.length > 0) {
+      for (const g of opts.guest) {
+        if (!profiles.some((p) => p.name === g)) throw new UserError('bad-option', `--guest: no profile named '${g}' (see 'xenlab conformance --list')`);
+      }
+      profiles = profiles.filter((p) => opts.guest!.includes(p.name));
+    }
+    const n = profiles.length;
+    const record = await runConformance({
+      profiles,
+      root: packageRoot(),
+      version: packageVersion(),
+      ...(opts.strict === true ? { strict: true } : {}),
+      onGuest: ({ index, profile, result }) => {
+        if (result === undefined) {
+          if (io.interactive) io.stderr.write(`[${index + 1}/${n}] ${profile.name} ...\r`);
+          return;
+        }
+        if (io.interactive) io.stderr.write('\x1b[2K');
+        const passed = result.tests.filter((t) => t.status === 'pass').length;
+        io.stderr.write(`[${index + 1}/${n}] ${profile.name}: ${result.ok ? 'ok' : 'FAIL'} (${passed}/${result.tests.length}, ${result.end})\n`);
+      },
+      ...(io.interactive
+        ? { onProgress: (p: { instructions: number; guestNs: number }) => io.stderr.write(`\x1b[2K  ${(p.instructions / 1e6).toFixed(1)}M instructions, ${(p.guestNs / 1e9).toFixed(3)} s guest time\r`) }
+        : {}),
+    });
+    const dir = resolve(opts.out ?? 'reports/out');
+    mkdirSync(dir, { recursive: true });
+    const written: string[] = [];
+    for (const f of formats as (keyof typeof RENDERERS)[]) {
+      const r = RENDERERS[f];
+      const path = join(dir, r.file);
+      // Never leave a half-written report under its final name.
+      writeFileSync(`${path}.tmp`, r.render(record));
+      renameSync(`${path}.tmp`, path);
+      written.push(join(opts.out ?? 'reports/out', r.file));
+    }
+    io.stdout.write(renderSummary(record, written));
+    return record.totals.failed === 0 && record.totals.guestsFailed === 0 ? 0 : 1;
+  },
+});

@@ -1,0 +1,123 @@
+/**
+ * A conformance run: boots each profile's guest headless, reads its TAP, adds the harness's own
+ * checks (the TAP stream is complete and well formed; the domain ended as the profile expects;
+ * the console ring stayed intact), and collects hypercall usage, into the run record that
+ * `reports/` renders. A guest that cannot be booted at all (missing image, bad config) is a
+ * failed guest with its one-line error, and the run goes on with the next.
+ */
+import { isAbsolute, relative, resolve } from 'node:path';
+import { bootGuest, type BootResult } from '../harness/boot/boot.js';
+import { isUserError } from '../harness/errors.js';
+import { RECORD_VERSION, totalsOf, type GuestRecord, type RunRecord, type TestRecord } from '../harness/record.js';
+import { loadXlConfig } from '../harness/toolstack/xl-cfg.js';
+import type { GuestProfile } from './profile.js';
+import { parseGuestTap } from './tap.js';
+
+export interface ConformanceOptions {
+  readonly profiles: readonly GuestProfile[];
+  /** Directory that relative profile configs are resolved against. */
+  readonly root: string;
+  /** Reported in the record. */
+  readonly version: string;
+  /** `--strict`: the hypervisor's suspicious-but-accepted observations become diagnostics. */
+  readonly strict?: boolean;
+  /** Called before each guest boots and after it ends. */
+  readonly onGuest?: (e: { readonly index: number; readonly profile: GuestProfile; readonly result?: GuestRecord }) => void;
+  readonly onProgress?: (p: { instructions: number; guestNs: number }) => void;
+}
+
+/** Wall-clock milliseconds (reports only; nothing guest-visible depends on it). */
+function wallNow(): number {
+  return performance.now();
+}
+
+function failedBoot(p: GuestProfile, config: string, error: string): GuestRecord {
+  return {
+    name: p.name,
+    description: p.description,
+    config,
+    end: 'not-booted',
+    expectedEnd: p.expectEnd,
+    exitCode: 1,
+    detail: error,
+    ok: false,
+    tests: [{ id: 1, name: 'the guest boots', status: 'fail', source: 'harness', detail: error }],
+    hypercalls: [],
+    diagnostics: [],
+    instructions: 0,
+    guestNs: 0,
+    wallMs: 0,
+    console: '',
+    xenLog: '',
+    error,
+  };
+}
+
+/** The harness's checks after the guest's own tests, numbered on from them. */
+function harnessChecks(p: GuestProfile, r: BootResult, firstId: number, problems: readonly string[]): TestRecord[] {
+  let id = firstId;
+  const check = (name: string, failure: string | undefined): TestRecord => ({
+    id: id++,
+    name,
+    status: failure === undefined ? 'pass' : 'fail',
+    source: 'harness',
+    ...(failure !== undefined ? { detail: failure } : {}),
+  });
+  return [
+    check('the guest printed a complete TAP stream', problems.length === 0 ? undefined : problems.join('\n')),
+    check(`the domain ended with ${p.expectEnd}`, r.end === p.expectEnd ? undefined : `ended: ${r.end} (${r.detail})`),
+  ];
+}
+
+async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestRecord> {
+  const path = isAbsolute(p.config) ? p.config : resolve(o.root, p.config);
+  const shown = relative(process.cwd(), path) || path;
+  const t0 = wallNow();
+  let r: BootResult;
+  try {
+    const config = loadXlConfig(path, p.overrides ?? []);
+    r = await bootGuest({
+      config,
+      timeoutSeconds: p.timeoutSeconds,
+      ...(o.strict === true ? { strict: true } : {}),
+      ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
+    });
+  } catch (e) {
+    if (isUserError(e)) return failedBoot(p, shown, e.message);
+    throw e;
+  }
+  const tap = parseGuestTap(r.console);
+  const tests = [...tap.tests];
+  const lastId = tests.reduce((m, t) => Math.max(m, t.id), 0);
+  tests.push(...harnessChecks(p, r, lastId + 1, tap.problems));
+  return {
+    name: p.name,
+    description: p.description,
+    config: shown,
+    end: r.end,
+    expectedEnd: p.expectEnd,
+    exitCode: r.exitCode,
+    detail: r.detail,
+    ok: tests.every((x) => x.status !== 'fail'),
+    tests,
+    hypercalls: r.domain.stats.list().map((c) => ({ hypercall: c.hypercall, subop: c.subop, result: c.result, count: c.count })),
+    diagnostics: [...r.diagnostics],
+    instructions: r.instructions,
+    guestNs: r.guestNs,
+    wallMs: Math.round(wallNow() - t0),
+    console: r.console,
+    xenLog: r.xenLog,
+  };
+}
+
+export async function runConformance(o: ConformanceOptions): Promise<RunRecord> {
+  const t0 = wallNow();
+  const guests: GuestRecord[] = [];
+  for (const [index, profile] of o.profiles.entries()) {
+    o.onGuest?.({ index, profile });
+    const result = await runOne(o, profile);
+    guests.push(result);
+    o.onGuest?.({ index, profile, result });
+  }
+  return { version: RECORD_VERSION, tool: { name: 'xenlab', version: o.version }, guests, totals: totalsOf(guests), wallMs: Math.round(wallNow() - t0) };
+}

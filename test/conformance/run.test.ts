@@ -1,0 +1,80 @@
+/**
+ * A conformance run (conformance/run.ts) and `xenlab conformance`: a guest's TAP and the
+ * harness's checks in the record, a guest that fails its own test, ends the wrong way or cannot
+ * boot, the reports written and the exit status; and every built-in profile passing, which is
+ * what `npm start` runs.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Parser } from 'tap-parser';
+import { describe, expect, it } from 'vitest';
+import { BUILTIN_PROFILES, type GuestProfile } from '../../conformance/profile.js';
+import { runConformance } from '../../conformance/run.js';
+import { ROOT, runCli } from '../support/cli.js';
+import { scratchDir } from '../support/tmp.js';
+import { writeTinyGuest } from '../harness/boot/tiny-guest.js';
+
+const dir = scratchDir('conformance');
+
+function profile(name: string, config: string, expectEnd = 'poweroff'): GuestProfile {
+  return { name, description: `test guest ${name}`, config, expectEnd, timeoutSeconds: 1 };
+}
+
+describe('conformance run', () => {
+  it('records the guest\'s TAP, the harness checks, how it ended and its hypercalls', async () => {
+    const good = writeTinyGuest(dir, 'good', { console: '1..2\nok 1 - first\nok 2 - second\n', end: { shutdown: 0 } });
+    const failing = writeTinyGuest(dir, 'failing', { console: 'booting\n1..2\nok 1 - first\nnot ok 2 - second\n# got 1\n# expected 2\n', end: { shutdown: 0 } });
+    const crashing = writeTinyGuest(dir, 'crashing', { console: '1..1\nok 1 - only\n', end: 'ud2' });
+    const silent = writeTinyGuest(dir, 'silent', { end: { shutdown: 0 } });
+    const events: string[] = [];
+    const r = await runConformance({
+      profiles: [profile('good', good), profile('failing', failing), profile('crashing', crashing), profile('silent', silent), profile('missing', join(dir, 'nope.cfg'))],
+      root: ROOT,
+      version: '9.9.9',
+      onGuest: ({ index, result }) => events.push(`${index}:${result === undefined ? 'start' : result.ok ? 'ok' : 'fail'}`),
+    });
+    expect(events).toEqual(['0:start', '0:ok', '1:start', '1:fail', '2:start', '2:fail', '3:start', '3:fail', '4:start', '4:fail']);
+    const [g, f, c, s, m] = r.guests;
+    expect(g!.tests.map((t) => [t.id, t.status, t.source])).toEqual([[1, 'pass', 'guest'], [2, 'pass', 'guest'], [3, 'pass', 'harness'], [4, 'pass', 'harness']]);
+    expect(g!.end).toBe('poweroff');
+    expect(g!.hypercalls.some((h) => h.hypercall === 'sched_op' && h.subop === 'SCHEDOP_shutdown')).toBe(true);
+    expect(f!.tests[1]).toMatchObject({ status: 'fail', detail: 'got 1\nexpected 2' });
+    expect(c!.end).toBe('crash');
+    expect(c!.tests.at(-1)).toMatchObject({ name: 'the domain ended with poweroff', status: 'fail' });
+    expect(c!.tests.at(-1)!.detail).toMatch(/^ended: crash \(/);
+    expect(s!.tests).toEqual([
+      { id: 1, name: 'the guest printed a complete TAP stream', status: 'fail', source: 'harness', detail: 'the guest printed no TAP (no plan, no tests)' },
+      { id: 2, name: 'the domain ended with poweroff', status: 'pass', source: 'harness' },
+    ]);
+    expect(m!.error).toMatch(/nope\.cfg: cannot read the domain config/);
+    expect(r.totals).toMatchObject({ guests: 5, guestsFailed: 4 });
+    expect(r.tool.version).toBe('9.9.9');
+  });
+
+  it('xenlab conformance writes the four reports and exits 0 when everything passed', async () => {
+    const out = join(dir, 'out');
+    const r = await runCli(['conformance', '--guest', 'probe-shutdown-crash', '--guest', 'probe-shutdown-reboot', '--out', out]);
+    expect(r.stderr).toContain('[1/2] probe-shutdown-reboot: ok');
+    expect(r.stderr).toContain('[2/2] probe-shutdown-crash: ok');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^ok   probe-shutdown-crash +4\/4 passed +crash/m);
+    expect(r.stdout).toMatch(/2 guests, 0 failed; 8 tests: 8 passed, 0 failed/);
+    for (const f of ['results.tap', 'junit.xml', 'report.json', 'report.html']) expect(existsSync(join(out, f))).toBe(true);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(report.version).toBe(1);
+    expect(report.guests.map((g: { name: string; end: string }) => [g.name, g.end])).toEqual([['probe-shutdown-reboot', 'reboot'], ['probe-shutdown-crash', 'crash']]);
+    const asserts: boolean[] = [];
+    const p = new Parser();
+    p.on('assert', (a: { ok: boolean }) => asserts.push(a.ok));
+    p.end(readFileSync(join(out, 'results.tap'), 'utf8'));
+    expect(asserts).toEqual([true, true]);
+  });
+
+  it('refuses an unknown guest or format with one line', async () => {
+    const a = await runCli(['conformance', '--guest', 'nosuch']);
+    expect(a.status).not.toBe(0);
+    expect(a.stderr).toBe("xenlab: --guest: no profile named 'nosuch' (see 'xenlab conformance --list')\n");
+    const b = await runCli(['conformance', '--format', 'pdf']);
+    expect(b.stderr).toBe("xenlab: --format: unknown format 'pdf' (expected tap, junit, json, html)\n");
+  });
+});
