@@ -19,6 +19,7 @@
  * Addresses: linear addresses are sign-extended JS numbers (x86/ convention); 64-bit values the
  * guest supplies bit for bit (mmu_update's `ptr` and `val`, PTEs) are unsigned 32-bit halves.
  */
+import { hexAddr } from '../../x86/fault.js';
 import type { GuestMemory } from '../layout/memory.js';
 import {
   XEN_EACCES,
@@ -732,7 +733,7 @@ export class PvMmu implements PageOwnerPolicy {
           domid: this.domid,
           mfn: l1.mfn,
           va,
-          message: `update_va_mapping removed or downgraded the mapping of 0x${va.toString(16)} without a flush flag: a stale TLB entry may survive`,
+          message: `update_va_mapping removed or downgraded the mapping of ${hexAddr(va)} without a flush flag: a stale TLB entry may survive`,
         });
       }
     }
