@@ -9,7 +9,7 @@ import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSPC, XEN_ENOSYS } from '../public/errno.
 import { layout } from '../public/index.js';
 import * as S from '../public/sched.js';
 import { MAX_POLL_PORTS, NO_TIMER, NR_DOMAIN_WATCHDOG_TIMERS } from '../time/timers.js';
-import { cmdOf, type Handler, NO_RETURN } from './context.js';
+import { cmdOf, type Handler, type HypercallContext, NO_RETURN } from './context.js';
 
 function readU32(ctx: Parameters<Handler>[0], at: number): number | undefined {
   const b = new Uint8Array(4);
@@ -23,14 +23,8 @@ export const schedOp: Handler = (ctx) => {
     case S.SCHEDOP_yield:
       ctx.subop('SCHEDOP_yield');
       return 0;
-    case S.SCHEDOP_block: {
-      ctx.subop('SCHEDOP_block');
-      // Unmasks events; the caller's vCPU is then idle until an event is pending.
-      ctx.vcpu.vcpuInfo?.setUpcallMask(0);
-      if (ctx.domain.time !== undefined) ctx.domain.time.vcpu(ctx.vcpu.id).poll = undefined;
-      ctx.vcpu.block();
-      return 0;
-    }
+    case S.SCHEDOP_block:
+      return block(ctx);
     case S.SCHEDOP_shutdown: {
       ctx.subop('SCHEDOP_shutdown');
       const reason = readU32(ctx, ctx.arg(2));
@@ -128,12 +122,23 @@ function watchdog(ctx: Parameters<Handler>[0]): number {
 }
 
 /** sched_op_compat (6): (cmd, unsigned long arg); shutdown takes the reason directly. */
+/** SCHEDOP_block: unmasks events; the caller's vCPU is then idle until an event is pending. */
+function block(ctx: HypercallContext): number {
+  ctx.subop('SCHEDOP_block');
+  ctx.vcpu.vcpuInfo?.setUpcallMask(0);
+  if (ctx.domain.time !== undefined) ctx.domain.time.vcpu(ctx.vcpu.id).poll = undefined;
+  ctx.vcpu.block();
+  return 0;
+}
+
+/** The legacy sched_op (Xen's do_sched_op_compat): yield and block as sched_op, shutdown by value. */
 export const schedOpCompat: Handler = (ctx) => {
   const cmd = cmdOf(ctx, 1);
   if (cmd === S.SCHEDOP_yield) {
     ctx.subop('SCHEDOP_yield');
     return 0;
   }
+  if (cmd === S.SCHEDOP_block) return block(ctx);
   if (cmd === S.SCHEDOP_shutdown) {
     ctx.subop('SCHEDOP_shutdown');
     const reason = cmdOf(ctx, 2) & 0xff;

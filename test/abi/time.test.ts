@@ -40,7 +40,10 @@ function call(w: World, nr: number, ...args: (number | bigint)[]): number {
 }
 
 describe('singleshot timers and SCHEDOP_block', () => {
-  it('a blocked vCPU is woken by VIRQ_TIMER at the deadline; time jumps there; the upcall follows the hypercall', () => {
+  it.each([
+    ['sched_op', 29],
+    ['the legacy sched_op_compat', 6],
+  ])('a blocked vCPU (%s) is woken by VIRQ_TIMER at the deadline; time jumps there; the upcall follows the hypercall', (_name, schedOp) => {
     const w = world();
     const port = w.dom.evtchn!.bindVirq(0, 0);
     expect(port).toBeGreaterThan(0);
@@ -50,7 +53,7 @@ describe('singleshot timers and SCHEDOP_block', () => {
       ...asm.hc(HC.vcpu_op, VCPUOP_stop_periodic_timer, 0, 0),
       ...asm.hc(HC.vcpu_op, VCPUOP_set_singleshot_timer, 0, ARG),
       ...asm.storeRax(RESULT),
-      ...asm.hc(HC.sched_op, SCHEDOP_block, 0),
+      ...asm.hc(schedOp, SCHEDOP_block, 0),
     ];
     load(w, CODE, [...pre, ...asm.jmpSelf]);
     w.ram.bytes(EVENT_CB, tscThenShutdown(w));
