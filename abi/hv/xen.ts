@@ -7,6 +7,7 @@
 import { CpuidModel } from '../../x86/cpuid.js';
 import { NO_RETURN, type PvHypervisor, PvVcpu } from '../pv/vcpu.js';
 import type { GuestIoPorts } from '../pv/io.js';
+import { ptwrPageFault } from '../pv/ptwr.js';
 import * as X from '../public/xen.js';
 import { callbackOp, fpuTaskswitch, iret, nmiOp, setCallbacks, setSegmentBase, setTrapTable, stackSwitch, vmAssist } from '../hypercall/cpu.js';
 import { consoleIo } from '../hypercall/console.js';
@@ -172,7 +173,8 @@ export class Xen implements PvHypervisor, TimeHost {
     const r = [...this.cpuidBase.answer(leaf, subleaf)] as [number, number, number, number];
     if (leaf === 1) {
       r[2] = (r[2] | (1 << 31)) | 0; // hypervisor present
-      r[3] = (r[3] | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 16)) | 0; // TSC, MSR, PAE, PAT
+      // DE (debugging extensions: CR4.DE, I/O breakpoints), TSC, MSR, PAE, PAT: Xen offers DE to every guest.
+      r[3] = (r[3] | (1 << 2) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 16)) | 0;
       r[1] = (r[1] & 0x00ffffff) | (v.id << 24); // initial APIC ID
     }
     return r;
@@ -260,6 +262,14 @@ export class Xen implements PvHypervisor, TimeHost {
 
   architecturalIopl(v: PvVcpu): boolean {
     return (this.domainOf(v).vmAssist & (1 << X.VMASST_TYPE_architectural_iopl)) !== 0;
+  }
+
+  /** Xen `fixup_page_fault` for a PV domU: writes to read-only L1 tables with VMASST writable_pagetables. */
+  fixupPageFault(v: PvVcpu, address: number, errorCode: number): boolean {
+    const d = this.domainOf(v);
+    if (d.mmu === undefined) return false;
+    const writablePagetables = (d.vmAssist & (1 << X.VMASST_TYPE_writable_pagetables)) !== 0;
+    return ptwrPageFault(v, { mmu: d.mmu, writablePagetables, running: d.running }, address, errorCode);
   }
 }
 

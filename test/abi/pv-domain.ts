@@ -41,11 +41,11 @@ export interface PvDomain {
 
 const ARG_REGS = [7, 6, 2, 10, 8] as const;
 
-/** Xen's own CPUID policy offers DE (debugging extensions) to PV guests; this one says so in leaf 1. */
-export class XenWithDe extends Xen {
+/** A CPUID policy without DE (debugging extensions), which Xen itself offers every PV guest: DR4/DR5 alias DR6/DR7. */
+export class XenWithoutDe extends Xen {
   override cpuid(v: PvVcpu, leaf: number, sub: number): readonly [number, number, number, number] {
     const r = [...super.cpuid(v, leaf, sub)] as [number, number, number, number];
-    if (leaf === 1) r[3] |= 1 << 2;
+    if (leaf === 1) r[3] &= ~(1 << 2);
     return r;
   }
 }

@@ -9,14 +9,14 @@ import { XEN_EPERM } from '../../abi/public/errno.js';
 import * as P from '../../abi/public/physdev.js';
 import * as X from '../../abi/public/xen.js';
 import { CR4_DE } from '../../x86/system/regs.js';
-import { ARG, CODE, FEATURES, UNMAPPED, XenWithDe, pvDomain, type PvDomain } from './pv-domain.js';
+import { ARG, CODE, FEATURES, UNMAPPED, XenWithoutDe, pvDomain, type PvDomain } from './pv-domain.js';
 
 const HANDLERS = 0x6000;
 const handler = (vector: number): number => HANDLERS + vector * 16;
 const JMP_SELF = [0xeb, 0xfe];
 
 function domain(iopl: number, de = false): PvDomain {
-  const p = pvDomain(de ? new XenWithDe(FEATURES) : undefined);
+  const p = pvDomain(de ? undefined : new XenWithoutDe(FEATURES));
   for (let v = 0; v < 256; v++) {
     p.v.trapAddress[v] = handler(v);
     p.write(handler(v), new Uint8Array(JMP_SELF));
