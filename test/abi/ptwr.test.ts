@@ -39,7 +39,7 @@ interface World {
   l2: number;
   /** Frames of the domain mapped nowhere. */
   free: [number, number];
-  entry(k: number): [number, number];
+  entry(k: number, table?: number): [number, number];
   /** Runs `code` then `jmp $` from CODE, registers set first. */
   run(code: readonly number[], regs?: Record<number, number | [number, number]>, limit?: number): void;
   /** The error code and RIP of the bounce frame at RSP (after an exception with an error code). */
