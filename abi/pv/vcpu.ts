@@ -89,6 +89,11 @@ export interface PvHypervisor {
   ioPorts(v: PvVcpu): GuestIoPorts;
   /** VMASST_TYPE_architectural_iopl is enabled for the vCPU's domain. */
   architecturalIopl(v: PvVcpu): boolean;
+  /**
+   * Xen `fixup_page_fault`: a #PF Xen resolves itself (writable page tables, pv/ptwr.ts). True
+   * when it did and the guest must not see this one. Absent: every #PF goes to the guest.
+   */
+  fixupPageFault?(v: PvVcpu, address: number, errorCode: number): boolean;
 }
 
 export class PvVcpu {
@@ -345,6 +350,7 @@ export class PvVcpu {
       return;
     }
     if (f.vector === PF_VEC) {
+      if (this.hv.fixupPageFault?.(this, f.address, f.errorCode) === true) return;
       this.injectPageFault(f.address, f.errorCode);
       return;
     }
