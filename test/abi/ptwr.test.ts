@@ -171,6 +171,22 @@ describe('writable page tables: accepted writes', () => {
     expect(w.p.v.cpu.getFlags() & 1).toBe(1);
   });
 
+  it('replacing the entry of a grant mapping is an implicit unmap: the store is done, then #GP(0) after the instruction', () => {
+    const w = world();
+    const data = w.free[0];
+    // An entry as the grant code writes one (_PAGE_GNTTAB, bit 62), holding its general reference.
+    const [lo, hi] = kernelEntry(data, P | A);
+    w.p.mem.view(w.l1).setUint32(K * 8, lo, true);
+    w.p.mem.view(w.l1).setUint32(K * 8 + 4, (hi | 0x40000000) >>> 0, true);
+    w.p.mem.count[data] = (w.p.mem.count[data] as number) + 1;
+    const count = w.p.mem.count[data] as number;
+    w.run([0x48, 0x89, 0x03], { [RAX]: 0, [RBX]: entryVa(K) });
+    expect(w.entry(K)).toEqual([0, 0]);
+    expect(w.p.mem.count[data]).toBe(count - 1);
+    expect(w.p.v.cpu.rip).toBe(handler(13));
+    expect(w.frame()).toEqual({ error: 0, rip: CODE + 3 });
+  });
+
   it('with RFLAGS.TF the emulated instruction is followed by #DB, RIP past it', () => {
     const w = world();
     w.p.v.cpu.setFlags(w.p.v.cpu.getFlags() | 0x100);
