@@ -33,6 +33,12 @@ const fetch = defineCommand<FetchCli>({
     io.stdout.write(table(rows));
     const count = (a: string): number => report.packages.filter((p) => p.action === a).length;
     io.stdout.write(`${count('downloaded')} downloaded, ${count('repaired')} repaired, ${count('cached')} cached\n`);
+    // The disk of the sample GRUB config (fixtures/configs/grub.cfg), built from GRUB's fixture.
+    if (report.packages.some((p) => p.fixture === 'grub-xen')) {
+      const { buildGrubDisk, grubDiskPath } = await import('../../../fixtures/pipeline/grub-disk.js');
+      const r = await buildGrubDisk({ out: grubDiskPath(opts), ...(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {}) });
+      io.stdout.write(`GRUB disk: ${r.out} (ext4, ${r.sizeMiB} MiB)\n`);
+    }
   },
 });
 
