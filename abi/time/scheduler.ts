@@ -11,9 +11,14 @@
  *    skipping); in realtime mode the host's `sleepUntilMonotonic` waits instead;
  *  - runstates move between running, runnable, blocked and offline at slice boundaries, and
  *    each vCPU's pvclock record is republished when it is scheduled and after every jump;
- *  - it stops when every domain has shut down or crashed, at `maxInstructions`, at `maxTime`,
- *    or when nothing can ever run again (every vCPU blocked or down and no guest timer pending,
- *    whatever `maxTime` is).
+ *  - it stops when every domain has shut down or crashed, at `maxInstructions`, at `maxTime` or
+ *    `hostDeadline`, or when nothing can ever run again (every vCPU blocked or down and no guest
+ *    timer pending, whatever `maxTime` and `hostDeadline` are).
+ *
+ * `runMachine` runs it to the end in one call. `machineSteps` is the same loop as a generator for
+ * a host that must get control back while the guest runs (interactive console input): it pauses
+ * after every slice, where realtime idle would sleep (the host waits its own way), and where the
+ * run would end as stalled (the host may inject input and resume, or end it).
  *
  * Same domains, same guest code, same options → the same interleaving, instruction for
  * instruction (no host time, no iteration over unordered collections).
@@ -60,6 +65,13 @@ export interface RunMachineOptions {
    * is the same with or without it.
    */
   readonly onSlice?: (instructions: number) => void;
+  /**
+   * A time limit that moves (ns of system time; NO_TIMER for none), read before every slice: a
+   * host-side deadline such as a console script's expect timeout. Slices are cut and idle jumps
+   * stop at it as at `maxTime`, and the run ends with 'host-deadline' once system time reaches
+   * it. Like `maxTime` it wakes no guest: a guest with nothing pending still ends as 'stalled'.
+   */
+  readonly hostDeadline?: () => number;
 }
 
 export type StopReason =
@@ -67,6 +79,8 @@ export type StopReason =
   | 'ended'
   | 'instruction-limit'
   | 'time-limit'
+  /** System time reached `hostDeadline()`. */
+  | 'host-deadline'
   /** Every vCPU is blocked or down and no timer is pending that could wake one. */
   | 'stalled';
 
@@ -86,8 +100,33 @@ interface Entry {
   readonly v: PvVcpu;
 }
 
-/** Runs the machine; see the file comment. */
+/**
+ * Where `machineSteps` hands control to its host:
+ *  - `slice`: after every slice (and after `onSlice`); resume with `next()`;
+ *  - `idle`: nothing can run before system time `until`. Virtual time has jumped there already
+ *    (`skipped`); in realtime mode (`skipped` false) the host waits until then (sleeps, or takes
+ *    host input meanwhile) before it resumes; the loop then republishes the clocks and goes on;
+ *  - `stalled`: every vCPU is blocked or down and nothing pending can wake one; `next(true)`
+ *    resumes (the host has injected something, or will look again), anything else ends the run
+ *    as 'stalled'.
+ */
+export type RunPause =
+  | { readonly kind: 'slice'; readonly instructions: number }
+  | { readonly kind: 'idle'; readonly until: number; readonly skipped: boolean }
+  | { readonly kind: 'stalled' };
+
+/** Runs the machine to its end; see the file comment. */
 export function runMachine(opts: RunMachineOptions): RunResult {
+  const steps = machineSteps(opts);
+  for (;;) {
+    const s = steps.next();
+    if (s.done === true) return s.value;
+    if (s.value.kind === 'idle' && !s.value.skipped) waitRealtime(opts.xen.clock, s.value.until);
+  }
+}
+
+/** The scheduler's loop, pausing for its host (see `RunPause`); same run as `runMachine`'s. */
+export function* machineSteps(opts: RunMachineOptions): Generator<RunPause, RunResult, boolean | undefined> {
   const clock = opts.xen.clock;
   const { domains } = opts;
   if (opts.realtime !== undefined && !clock.realtime) {
@@ -111,6 +150,9 @@ export function runMachine(opts: RunMachineOptions): RunResult {
       if (live.length === 0) return result('ended');
       if (opts.maxInstructions !== undefined && instructions >= opts.maxInstructions) return result('instruction-limit');
       if (opts.maxTime !== undefined && now >= opts.maxTime) return result('time-limit');
+      const hostDeadline = opts.hostDeadline?.() ?? NO_TIMER;
+      if (hostDeadline !== NO_TIMER && now >= hostDeadline) return result('host-deadline');
+      const limit = hostDeadline === NO_TIMER || (opts.maxTime !== undefined && opts.maxTime < hostDeadline) ? opts.maxTime : hostDeadline;
 
       const entries = runQueue(live);
       let pick = -1;
@@ -121,12 +163,18 @@ export function runMachine(opts: RunMachineOptions): RunResult {
           break;
         }
       }
-      const deadline = nextDeadline(live, opts.maxTime);
+      const deadline = nextDeadline(live, limit);
 
       if (pick < 0) {
-        // The run's own maxTime wakes nobody: with no guest timer left, the guest is stalled now.
-        if (nextDeadline(live, undefined) === NO_TIMER || ++idleJumps > MAX_IDLE_JUMPS) return result('stalled');
-        if (!clock.skipTo(deadline)) waitRealtime(clock, deadline);
+        // The run's own limits wake nobody: with no guest timer left, the guest is stalled now,
+        // unless the host has something to inject.
+        if (nextDeadline(live, undefined) === NO_TIMER || ++idleJumps > MAX_IDLE_JUMPS) {
+          if ((yield { kind: 'stalled' }) !== true) return result('stalled');
+          idleJumps = 0;
+          for (const d of live) d.time?.updateAllTime();
+          continue;
+        }
+        yield { kind: 'idle', until: deadline, skipped: clock.skipTo(deadline) };
         for (const d of live) d.time?.updateAllTime();
         continue;
       }
@@ -152,6 +200,7 @@ export function runMachine(opts: RunMachineOptions): RunResult {
         const t = dt.vcpu(v.id);
         dt.setRunstate(v.id, !t.up ? RUNSTATE_offline : v.blocked ? RUNSTATE_blocked : RUNSTATE_runnable);
       }
+      yield { kind: 'slice', instructions };
     }
   } finally {
     runner.restoreAll();
