@@ -133,6 +133,7 @@ export class DomainTime {
    */
   online(v: PvVcpu): void {
     const t = this.vcpu(v.id);
+    const first = !t.initialised;
     t.initialised = true;
     this.bindArea(v);
     if (!t.up) {
@@ -142,6 +143,10 @@ export class DomainTime {
       this.setRunstate(v.id, RUNSTATE_runnable);
     }
     this.updateTime(v.id);
+    // Xen's arch_set_info_guest publishes the wall clock when vCPU 0 gets its first context
+    // (update_domain_wallclock_time), so a guest that never blocks (GRUB) reads it from the start.
+    const si = this.sharedInfo();
+    if (first && v.id === 0 && si !== undefined) writeWallclock(si, this.clock);
   }
 
   /** Points the vCPU at its shared_info slot (once shared_info exists), unless registered elsewhere. */

@@ -63,6 +63,13 @@ describe('PV64 domain builder', () => {
     // shared_info: every legacy vcpu_info masked.
     const sh = b.machine.view(L.sharedInfoMfn);
     for (let k = 0; k < 32; k++) expect(sh.getUint8(k * 64 + 1)).toBe(1);
+    // The wall clock is there before the first instruction, as Xen's arch_set_info_guest writes it
+    // for vCPU 0 (GRUB, which never blocks, read 1970 without it): 2024-01-01, version even.
+    const wc = View.of(layout('shared_info', 'x86_64'), sh, 0);
+    expect([wc.get('wc_sec'), wc.get('wc_nsec'), wc.get('wc_sec_hi')]).toEqual([b.xen.clock.wallclock().sec, 0, 0]);
+    expect(wc.get('wc_sec')).toBe(Date.UTC(2024, 0, 1) / 1000);
+    expect(wc.get('wc_version') % 2).toBe(0);
+    expect(wc.get('wc_version')).toBeGreaterThan(0);
   });
 
   it('hands over a P2M that is not the identity, readable through the guest\'s own mapping', () => {
