@@ -1,0 +1,126 @@
+/**
+ * A domain's XenStore ring as xenstored's transport (io/xs_wire.h `struct xenstore_domain_interface`,
+ * docs/misc/xenstore-ring.txt; xenstored_domain.c readchn/writechn).
+ *
+ * The page holds a 1 KiB request ring (guest → xenstored) and a 1 KiB response ring, with
+ * free-running u32 indices; byte i lives at `ring[i & 1023]`. xenstored consumes requests from
+ * req_cons up to req_prod and produces replies and watch events at rsp_prod while
+ * `rsp_prod - rsp_cons` is below 1024. Indices are read once per access and checked: producer
+ * and consumer further apart than the ring means the guest corrupted it — the connection is
+ * dropped (`error` = XENSTORE_ERROR_RINGIDX in the page, which the 4.17 header has) with a
+ * diagnostic, and other domains carry on. C xenstored 4.17 advertises no `server_features`, so
+ * the field is left as the builder made it (0).
+ *
+ * The guest notifies on the store event channel (start_info store_evtchn) after producing; the
+ * daemon then runs inside that EVTCHNOP_send — deterministic, at the same instruction every run —
+ * and notifies the guest back once per service pass that moved bytes.
+ */
+import type { EventHub } from '../../abi/evtchn/channels.js';
+import type { Domain } from '../../abi/hv/domain.js';
+import { layout } from '../../abi/public/index.js';
+import { XENSTORE_RING_SIZE } from '../../abi/public/io/xs-wire.js';
+import type { Transport } from './xenstored.js';
+
+const RING = layout('xenstore_domain_interface', 'x86_64');
+const OFF_REQ = RING.field('req').offset;
+const OFF_RSP = RING.field('rsp').offset;
+const OFF_REQ_CONS = RING.field('req_cons').offset;
+const OFF_REQ_PROD = RING.field('req_prod').offset;
+const OFF_RSP_CONS = RING.field('rsp_cons').offset;
+const OFF_RSP_PROD = RING.field('rsp_prod').offset;
+const OFF_ERROR = RING.field('error').offset;
+const MASK = XENSTORE_RING_SIZE - 1;
+
+export interface XenStoreRingOptions {
+  /** The machine's event channels (`Xen.events`). */
+  readonly events: EventHub;
+  readonly domain: Domain;
+  /** The XenStore page: a view over its machine frame. */
+  readonly page: DataView;
+  /** The guest's store event channel (unbound, remote domain 0). */
+  readonly port: number;
+  /** Runs the daemon (XenStore.pump) when the guest notifies. */
+  readonly service: () => void;
+}
+
+export class XenStoreRing implements Transport {
+  /** The host port bound to the guest's store port. */
+  readonly hostPort: number;
+  /** Set when the connection was dropped (bad indices, protocol violation). */
+  broken: string | undefined = undefined;
+  /** Notifications from the guest. */
+  notifications = 0;
+  /** Bytes moved each way. */
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(private readonly o: XenStoreRingOptions) {
+    const ec = o.events.get(o.domain.id);
+    if (ec === undefined) throw new Error(`domain ${o.domain.id} has no event channels`);
+    const hp = ec.hostBind(o.port);
+    if (hp < 0) throw new Error(`cannot bind the XenStore port ${o.port} of domain ${o.domain.id}: error ${-hp}`);
+    this.hostPort = hp;
+    o.events.listen(hp, () => {
+      this.notifications++;
+      o.service();
+    });
+  }
+
+  private u32(off: number): number {
+    return this.o.page.getUint32(off, true);
+  }
+
+  private setU32(off: number, v: number): void {
+    this.o.page.setUint32(off, v >>> 0, true);
+  }
+
+  hasInput(): boolean {
+    return this.u32(OFF_REQ_CONS) !== this.u32(OFF_REQ_PROD);
+  }
+
+  read(max: number): Uint8Array | 'broken' {
+    const cons = this.u32(OFF_REQ_CONS);
+    const prod = this.u32(OFF_REQ_PROD);
+    const used = (prod - cons) >>> 0;
+    if (used > XENSTORE_RING_SIZE) return 'broken';
+    const n = Math.min(max, used, XENSTORE_RING_SIZE - (cons & MASK));
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.o.page.getUint8(OFF_REQ + ((cons + i) & MASK));
+    if (n > 0) this.setU32(OFF_REQ_CONS, cons + n);
+    this.bytesIn += n;
+    return out;
+  }
+
+  canWrite(): boolean {
+    return ((this.u32(OFF_RSP_PROD) - this.u32(OFF_RSP_CONS)) >>> 0) !== XENSTORE_RING_SIZE;
+  }
+
+  write(b: Uint8Array): number | 'broken' {
+    const cons = this.u32(OFF_RSP_CONS);
+    const prod = this.u32(OFF_RSP_PROD);
+    const used = (prod - cons) >>> 0;
+    if (used > XENSTORE_RING_SIZE) return 'broken';
+    const n = Math.min(b.length, XENSTORE_RING_SIZE - used, XENSTORE_RING_SIZE - (prod & MASK));
+    for (let i = 0; i < n; i++) this.o.page.setUint8(OFF_RSP + ((prod + i) & MASK), b[i] as number);
+    if (n > 0) this.setU32(OFF_RSP_PROD, prod + n);
+    this.bytesOut += n;
+    return n;
+  }
+
+  flush(): void {
+    if (this.broken === undefined) this.o.events.host.send(this.hostPort);
+  }
+
+  dropped(error: number, reason: string): void {
+    this.broken = reason;
+    this.setU32(OFF_ERROR, error);
+    this.o.events.host.send(this.hostPort);
+  }
+
+  reset(): void {
+    this.setU32(OFF_REQ_CONS, 0);
+    this.setU32(OFF_REQ_PROD, 0);
+    this.setU32(OFF_RSP_CONS, 0);
+    this.setU32(OFF_RSP_PROD, 0);
+  }
+}
