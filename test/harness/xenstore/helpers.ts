@@ -12,7 +12,7 @@ export class PipeTransport implements Transport {
   flushes = 0;
   droppedWith: { error: number; reason: string } | undefined;
   resets = 0;
-  constructor(readonly capacity = 1024) {}
+  constructor(public capacity = 1024) {}
   read(max: number): Uint8Array {
     const n = Math.min(max, this.req.length);
     return Uint8Array.from(this.req.splice(0, n));
@@ -96,6 +96,7 @@ export class DomClient {
   }
 
   takeEvents(): string[] {
+    this.drain();
     return this.events.splice(0).map((e) => `${e.path} ${e.token}`);
   }
 }
