@@ -20,6 +20,7 @@ export class BlkIo {
   /** Persistent mode: pool pages and their grants, reused round-robin. */
   private readonly pool: { pfn: number; ref: number }[] = [];
   private poolNext = 0;
+  private readonly indirectPool: { pfn: number; ref: number }[] = [];
 
   constructor(
     readonly f: TestBlkfront,
@@ -127,11 +128,23 @@ export class BlkIo {
       }
     });
     const nIndirect = Math.ceil(all.segs.length / 512);
+    // Descriptor pages: read-only grants per request, or (persistent, as Linux blkfront) a
+    // pool of writable grants kept for the connection.
     const ind: DataPages = { segs: [], pfns: [], refs: [] };
     for (let i = 0; i < nIndirect; i++) {
-      const pfn = this.f.allocPfn();
+      let pfn: number;
+      let ref: number;
+      if (this.f.persistent) {
+        while (this.indirectPool.length <= i) {
+          const p = this.f.allocPfn();
+          this.indirectPool.push({ pfn: p, ref: this.f.grant(p) });
+        }
+        ({ pfn, ref } = this.indirectPool[i] as { pfn: number; ref: number });
+      } else {
+        pfn = this.f.allocPfn();
+        ref = this.f.grant(pfn, true);
+      }
       this.f.writeIndirectPage(pfn, all.segs.slice(i * 512, (i + 1) * 512));
-      const ref = this.f.grant(pfn, true);
       ind.pfns.push(pfn);
       ind.refs.push(ref);
     }
@@ -141,8 +154,7 @@ export class BlkIo {
     if (rs.length !== 1 || rs[0]!.id !== id) throw new Error(`expected one response to ${id}`);
     const got = op === BLKIF_OP_READ ? this.gather(all) : undefined;
     this.release(all);
-    for (const r of ind.refs) if (!this.f.endGrant(r)) throw new Error(`indirect grant ${r} still in use`);
-    for (const pfn of ind.pfns) this.f.freePfn(pfn);
+    this.release(ind);
     return { status: rs[0]!.status, data: got, rsp: rs[0]! };
   }
 
