@@ -79,6 +79,7 @@ async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestReco
     r = await bootGuest({
       config,
       timeoutSeconds: p.timeoutSeconds,
+      ...(p.script !== undefined ? { script: p.script } : {}),
       ...(o.strict === true ? { strict: true } : {}),
       ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
     });

@@ -7,6 +7,9 @@
  *    go to `output` and to the domain's console log, out_cons catches up, and the guest is
  *    notified back, so a guest waiting for space (or for the ring to empty) proceeds.
  *  - `send` puts host input into the `in` ring (as far as it has room) and notifies the guest.
+ *    `type` queues input of any length: what fits goes in now, the rest whenever the guest
+ *    notifies (it does after taking input, as Linux's hvc_xen does), as xenconsoled reads the
+ *    terminal only while the ring has room and writes what it read, then notifies.
  *  - The ring page is guest memory and hostile: indices further apart than the ring is long
  *    disconnect the console with a diagnostic (xenconsoled drops such a ring too); nothing
  *    outside the page is ever read or written.
@@ -48,6 +51,9 @@ export class ConsoleBackend {
   /** Notifications from the guest, and drains that found bytes (for reports). */
   notifications = 0;
   private readonly idx;
+  /** Typed input the in ring had no room for yet, oldest first. */
+  private readonly pending: Uint8Array[] = [];
+  private pendingLength = 0;
 
   constructor(private readonly o: ConsoleBackendOptions) {
     this.idx = View.of(RING, o.page, 0);
@@ -59,7 +65,40 @@ export class ConsoleBackend {
     o.events.listen(hp, () => {
       this.notifications++;
       this.drain();
+      this.feed();
     });
+  }
+
+  /**
+   * Queues host input for the `in` ring: as much as fits goes in now (the guest is notified),
+   * the rest on the guest's next notifications, in order.
+   */
+  type(input: Uint8Array): void {
+    if (input.length === 0 || this.broken !== undefined) return;
+    this.pending.push(input.slice());
+    this.pendingLength += input.length;
+    this.feed();
+  }
+
+  /** Typed bytes still waiting for room in the `in` ring. */
+  get pendingInput(): number {
+    return this.pendingLength;
+  }
+
+  /** Moves queued input into the `in` ring as far as it has room. */
+  private feed(): void {
+    while (this.pending.length > 0 && this.broken === undefined) {
+      const head = this.pending[0] as Uint8Array;
+      const n = this.send(head);
+      if (n === 0) break;
+      this.pendingLength -= n;
+      if (n === head.length) this.pending.shift();
+      else this.pending[0] = head.subarray(n);
+    }
+    if (this.broken !== undefined) {
+      this.pending.length = 0;
+      this.pendingLength = 0;
+    }
   }
 
   /** Drains the out ring now (also called at the end of a run, for output never notified). */

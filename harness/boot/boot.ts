@@ -29,7 +29,6 @@ import {
   SHUTDOWN_suspend,
   SHUTDOWN_watchdog,
 } from '../../abi/public/sched.js';
-import { runMachine } from '../../abi/time/scheduler.js';
 import { implementedFeatures } from '../../x86/cpuid.js';
 import { ConsoleBackend } from '../backends/console.js';
 import { loadKernelImage } from '../builder/image.js';
@@ -39,6 +38,8 @@ import { XenStore } from '../xenstore/host.js';
 import { XenStoreRing } from '../xenstore/ring.js';
 import { UserError } from '../errors.js';
 import { honouredAction, type DomainConfig, type ShutdownAction } from '../toolstack/xl-cfg.js';
+import { ConsoleSession, type ConsoleInput } from './console-session.js';
+import type { ConsoleExpect } from './console-script.js';
 import { nodeHostClock } from './host-clock.js';
 
 export { loadXlConfig, parseXlConfig, type DomainConfig } from '../toolstack/xl-cfg.js';
@@ -66,9 +67,27 @@ export interface BootOptions {
   readonly onXenStoreTrace?: (line: string) => void;
   /** About once a second of wall time: totals so far. */
   readonly onProgress?: (p: { instructions: number; guestNs: number }) => void;
+  /** Console script: expect/send steps, matched as the console is drained (deterministic; console-script.ts). */
+  readonly script?: readonly ConsoleExpect[];
+  /** Default guest seconds a script step waits (DEFAULT_EXPECT_TIMEOUT_SECONDS). */
+  readonly expectTimeoutSeconds?: number;
+  /** Host input typed into the console as it arrives (a terminal, a pipe): the run no longer repeats. */
+  readonly input?: ConsoleInput;
+  /** File that gets the domain's console output (created or truncated). */
+  readonly consoleLog?: string;
 }
 
-export type BootEnd = 'poweroff' | 'reboot' | 'suspend' | 'crash' | 'watchdog' | 'soft_reset' | 'timeout' | 'stalled' | 'instruction-limit';
+export type BootEnd =
+  | 'poweroff'
+  | 'reboot'
+  | 'suspend'
+  | 'crash'
+  | 'watchdog'
+  | 'soft_reset'
+  | 'timeout'
+  | 'stalled'
+  | 'instruction-limit'
+  | 'expect-timeout';
 
 export interface BootResult {
   readonly end: BootEnd;
@@ -103,6 +122,7 @@ export const EXIT_CODES: Readonly<Record<BootEnd, number>> = {
   timeout: 124,
   stalled: 125,
   'instruction-limit': 126,
+  'expect-timeout': 123,
 };
 
 /** Machine-memory seed when none is given. */
@@ -153,6 +173,7 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
   const seed = o.seed ?? DEFAULT_SEED;
   const maxTimeNs = o.timeoutSeconds !== undefined ? Math.round(o.timeoutSeconds * 1e9) : undefined;
   const host = o.realtime === true ? nodeHostClock() : undefined;
+  const session = new ConsoleSession(o);
 
   const consoleChunks: Uint8Array[] = [];
   const xenChunks: Uint8Array[] = [];
@@ -190,8 +211,12 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
       domain: d,
       page: machine.view(consoleMfn),
       port: built.layout.consoleEvtchn,
-      output: (bytes) => o.onConsole?.(bytes),
+      output: (bytes) => {
+        o.onConsole?.(bytes);
+        session.output(bytes);
+      },
     });
+    session.boot(console, xen.clock, guestNs);
     // xenstored for this boot: dom0's and the domain's trees as xl writes them, then INTRODUCE
     // of the domain's ring (start_info store_mfn/store_evtchn; harness/xenstore/).
     const xs = new XenStore({ domainExists: (id) => id === 0 || id === d.id, ...(o.onXenStoreTrace !== undefined ? { onTrace: o.onXenStoreTrace } : {}) });
@@ -226,7 +251,7 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
       seen = out.length;
     };
     const before = instructions;
-    const run = runMachine({
+    const run = await session.run({
       xen,
       domains: [d],
       ...(o.maxInstructions !== undefined ? { maxInstructions: o.maxInstructions - instructions } : {}),
@@ -267,7 +292,10 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     });
     if (run.reason === 'instruction-limit') return finish('instruction-limit', `instruction limit: ${instructions} instructions retired`);
     if (run.reason === 'time-limit') return finish('timeout', `timeout: ${formatSeconds(guestNs)} of guest time`);
-    if (run.reason === 'stalled') return finish('stalled', `domain ${d.id} stalled: every vCPU is blocked and nothing can wake one`);
+    if (run.reason === 'host-deadline' && session.script !== undefined) return finish('expect-timeout', session.script.timeoutDetail());
+    if (run.reason === 'stalled') {
+      return finish('stalled', `domain ${d.id} stalled: every vCPU is blocked and nothing can wake one${session.script?.waitingNote() ?? ''}`);
+    }
 
     // The domain ended: shut down for a reason, or crashed by Xen.
     const st = d.state;

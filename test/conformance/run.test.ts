@@ -70,6 +70,15 @@ describe('conformance run', () => {
     expect(asserts).toEqual([true, true]);
   });
 
+  it("passes a profile's console script to the boot: probe-console's self-test answered at its prompts", async () => {
+    const out = join(dir, 'out-console');
+    const r = await runCli(['conformance', '--guest', 'probe-console', '--out', out, '--format', 'json']);
+    expect(r.stdout).toMatch(/^ok   probe-console +11\/11 passed +poweroff/m);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(report.guests[0].console).toContain('# prompt: big\nok 3 - a line of 3000 bytes');
+  });
+
   it('refuses an unknown guest or format with one line', async () => {
     const a = await runCli(['conformance', '--guest', 'nosuch']);
     expect(a.status).not.toBe(0);

@@ -1,8 +1,12 @@
 /**
- * `xenlab boot GUEST.cfg`: boots a PV guest from its xl.cfg, headless (harness/boot/boot.ts,
- * docs/boot.md). The console ring goes to stdout as the guest writes it; CONSOLEIO_write lines go
- * to stderr prefixed `(d1) ` as Xen prints a domU's console_io; a progress line on a terminal;
- * one summary line at the end; the exit status says how the guest ended.
+ * `xenlab boot GUEST.cfg`: boots a PV guest from its xl.cfg (harness/boot/boot.ts, docs/boot.md).
+ * The console ring goes to stdout as the guest writes it; CONSOLEIO_write lines go to stderr
+ * prefixed `(d1) ` as Xen prints a domU's console_io; a progress line on a terminal; one summary
+ * line at the end; the exit status says how the guest ended.
+ *
+ * Console input: with `--expect`/`--send` a deterministic script answers the guest and stdin is
+ * not read; otherwise a terminal on stdin and stdout is attached like `xl console` (raw mode,
+ * Ctrl-] detaches; harness/boot/terminal.ts), and any other stdin is piped into the console.
  */
 import { defineCommand, type CliIo, type OptionTable } from '../command.js';
 
@@ -19,22 +23,43 @@ interface BootCli {
    * swallow the config file after it (`--set memory=64 guest.cfg`).
    */
   set?: string;
+  /** Repeatable string flags, paired in order: the i-th --send answers the i-th --expect. */
+  expect?: string;
+  send?: string;
+  expectTimeout?: number;
+  consoleLog?: string;
+  ignoreStdin?: boolean;
 }
 
 export default defineCommand<BootCli>({
   name: 'boot',
   describe:
-    'Boot a PV guest from its xl.cfg, headless: console to stdout, Xen console and summary to stderr. Exit status: 0 poweroff, ' +
-    '3 crash, 4 reboot, 5 suspend, 6 watchdog, 7 soft reset, 124 timeout, 125 stalled, 126 instruction limit; 1 bad config or image, 2 usage',
+    'Boot a PV guest from its xl.cfg: console to stdout (a terminal is attached, Ctrl-] detaches; other stdin is piped in), Xen console ' +
+    'and summary to stderr. Exit status: 0 poweroff, 3 crash, 4 reboot, 5 suspend, 6 watchdog, 7 soft reset, 123 expect timeout, ' +
+    '124 timeout, 125 stalled, 126 instruction limit; 1 bad config or image, 2 usage',
   options: {
     config: { type: 'string', positional: true, required: true, describe: 'The domain config (xl.cfg syntax; docs/boot.md lists the keys)' },
     timeout: { type: 'number', describe: 'End the run after S seconds of guest time (exit 124)' },
     maxInstructions: { type: 'number', describe: 'End the run after N guest instructions (exit 126)' },
-    realtime: { type: 'boolean', describe: "Run the guest's clock at wall-clock speed (runs no longer repeat exactly)" },
+    realtime: {
+      type: 'boolean',
+      describe: "Run the guest's clock at wall-clock speed (runs no longer repeat exactly); on by default when a terminal is attached (--realtime=false)",
+    },
     strict: { type: 'boolean', describe: "Report what Xen accepts but is suspicious (the PV MMU's observations)" },
     seed: { type: 'number', describe: 'Seed of the machine-memory shuffle (default 7); same config and seed, same run' },
     stats: { type: 'boolean', describe: 'Print the hypercall table (hypercall, sub-op, result, count) at the end' },
     set: { type: 'string', describe: 'Override a config key, KEY=VALUE in xl syntax, as xl create takes them (repeatable)' },
+    expect: {
+      type: 'string',
+      describe: 'Wait for PATTERN on the console (text, or /REGEX/FLAGS) since the previous match; repeatable, in order. Stdin is then not read',
+    },
+    send: {
+      type: 'string',
+      describe: 'Type TEXT once the matching --expect is seen (the i-th --send answers the i-th --expect); escapes \\n \\r \\t \\e \\xHH \\\\ \\0',
+    },
+    expectTimeout: { type: 'number', describe: `Guest seconds each --expect waits before the run ends (exit 123); default 60` },
+    consoleLog: { type: 'string', describe: "Also write the domain's console output to this file (created or truncated)" },
+    ignoreStdin: { type: 'boolean', describe: 'Do not read stdin: no console input (a guest waiting for a key ends as stalled)' },
   } satisfies OptionTable<BootCli>,
   async run(opts, io) {
     const { UserError } = await import('../../errors.js');
@@ -49,20 +74,51 @@ export default defineCommand<BootCli>({
     const { loadXlConfig } = await import('../../toolstack/xl-cfg.js');
     const { bootGuest, formatSeconds } = await import('../../boot/boot.js');
     const sets: unknown[] = opts.set === undefined ? [] : [opts.set].flat();
+    const script = await consoleScript(opts);
     const config = loadXlConfig(opts.config, sets.map(String));
     const progress = new ProgressLine(io);
     for (const w of config.warnings) progress.stderr(`xenlab: ${w}\n`);
-    const r = await bootGuest({
+    const { StdinInput, isTerminal } = await import('../../boot/terminal.js');
+    const attach = isTerminal(io.stdin) && isTerminal(io.stdout);
+    const readStdin = script.length === 0 && opts.ignoreStdin !== true;
+    const input = readStdin
+      ? new StdinInput({
+          stdin: io.stdin as unknown as import('../../boot/terminal.js').InputStream,
+          attach,
+          onDetach: () =>
+            io.stderr.write(
+              `\r\nxenlab: detached (Ctrl-]); domain ${config.name} runs on headless until it ends` +
+                `${opts.consoleLog !== undefined ? `, its console going to ${opts.consoleLog}` : ' (its console is no longer shown)'}\n`,
+            ),
+        })
+      : undefined;
+    const attached = input?.attached === true;
+    if (attached) io.stderr.write(`xenlab: attached to the console of ${config.name}; Ctrl-] detaches\r\n`);
+    const realtime = opts.realtime ?? attached;
+    let r;
+    try {
+      r = await bootGuest({
       config,
       ...(opts.timeout !== undefined ? { timeoutSeconds: opts.timeout } : {}),
       ...(opts.maxInstructions !== undefined ? { maxInstructions: opts.maxInstructions } : {}),
-      ...(opts.realtime === true ? { realtime: true } : {}),
+      ...(realtime ? { realtime: true } : {}),
       ...(opts.strict === true ? { strict: true } : {}),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-      onConsole: (bytes) => progress.stdout(bytes),
-      onXenLog: (line) => progress.stderr(`(d1) ${line}\n`),
-      ...(io.interactive ? { onProgress: (p: { instructions: number; guestNs: number }) => progress.show(p.instructions, p.guestNs) } : {}),
-    });
+      ...(script.length > 0 ? { script } : {}),
+      ...(opts.expectTimeout !== undefined ? { expectTimeoutSeconds: opts.expectTimeout } : {}),
+      ...(opts.consoleLog !== undefined ? { consoleLog: opts.consoleLog } : {}),
+      ...(input !== undefined ? { input } : {}),
+      onConsole: (bytes) => {
+        // Once detached, the console goes to the log only.
+        if (input?.detached !== true) progress.stdout(bytes);
+      },
+      onXenLog: (line) => progress.stderr(`(d1) ${line}${attached && input.attached ? '\r' : ''}\n`),
+      ...(io.interactive && !attached ? { onProgress: (p: { instructions: number; guestNs: number }) => progress.show(p.instructions, p.guestNs) } : {}),
+      });
+    } finally {
+      input?.close();
+    }
+    if (attached && !input.detached) io.stderr.write('\r\n');
     progress.clear();
     for (const d of r.diagnostics) io.stderr.write(`xenlab: ${d}\n`);
     if (opts.stats === true) io.stderr.write(hypercallTable(r.domain.stats.list()));
@@ -73,6 +129,23 @@ export default defineCommand<BootCli>({
     return r.exitCode;
   },
 });
+
+/** The --expect/--send pairs as a console script (the i-th --send answers the i-th --expect). */
+async function consoleScript(opts: BootCli): Promise<import('../../boot/console-script.js').ConsoleExpect[]> {
+  const { UserError } = await import('../../errors.js');
+  const { decodeSendEscapes, parseExpectPattern } = await import('../../boot/console-script.js');
+  const list = (v: unknown): string[] => (v === undefined ? [] : [v].flat().map(String));
+  const expects = list(opts.expect);
+  const sends = list(opts.send);
+  if (sends.length > expects.length) throw new UserError('usage', `boot: ${sends.length} --send for ${expects.length} --expect (each --send answers the --expect of the same rank)`);
+  if (opts.expectTimeout !== undefined && !(opts.expectTimeout > 0 && Number.isFinite(opts.expectTimeout))) {
+    throw new UserError('bad-option', '--expect-timeout expects a positive number of seconds');
+  }
+  return expects.map((e, k) => {
+    const send = sends[k];
+    return { expect: parseExpectPattern(e), ...(send !== undefined ? { send: decodeSendEscapes(send) } : {}) };
+  });
+}
 
 /** The progress line on a terminal's stderr, cleared before anything else is written. */
 class ProgressLine {

@@ -1,7 +1,8 @@
 /**
  * The console backend (harness/backends/console.ts) against a guest that uses the ring through
  * real EVTCHNOP_send hypercalls: bytes come out in order across the ring's wrap, the guest is
- * notified back, input goes into the `in` ring, and a ring with impossible indices disconnects
+ * notified back, input goes into the `in` ring (typed input longer than the ring as the guest
+ * takes it), and a ring with impossible indices disconnects
  * the console without the host reading outside the page.
  */
 import { describe, expect, it } from 'vitest';
@@ -64,6 +65,36 @@ describe('console backend', () => {
     expect(be.send(new Uint8Array(1).fill(66))).toBe(0);
     page.setUint32(3072, 10, true); // in_cons
     expect(be.send(new Uint8Array(20).fill(67))).toBe(10);
+  });
+
+  it('typed input longer than the in ring goes in as the guest takes it and notifies, in order', () => {
+    const { page, be, guestWrite } = setup();
+    const input = Uint8Array.from({ length: 3000 }, (_, i) => 97 + (i % 26));
+    be.type(input.subarray(0, 1000));
+    be.type(input.subarray(1000));
+    expect(page.getUint32(3076, true)).toBe(1024); // in_prod: the ring is full
+    expect(be.pendingInput).toBe(3000 - 1024);
+    const got: number[] = [];
+    let cons = 0;
+    while (got.length < 3000) {
+      const prod = page.getUint32(3076, true);
+      expect(prod - cons).toBeGreaterThan(0);
+      const n = Math.min(prod - cons, 300); // the guest takes part of what is there
+      for (let i = 0; i < n; i++) got.push(page.getUint8((cons + i) & 1023));
+      cons += n;
+      page.setUint32(3072, cons, true); // in_cons
+      expect(be.pendingInput).toBe(Math.max(0, 3000 - prod));
+      guestWrite(''); // and notifies: the backend puts in what now fits
+    }
+    expect(Uint8Array.from(got)).toEqual(input);
+    expect(be.pendingInput).toBe(0);
+    expect(page.getUint32(3076, true)).toBe(3000);
+    // Nothing is typed into a broken ring; queued input is dropped with it.
+    be.type(new Uint8Array(2000));
+    page.setUint32(3072, 0x40000000, true);
+    guestWrite('');
+    expect(be.broken).toMatch(/in_cons .* console disconnected/);
+    expect(be.pendingInput).toBe(0);
   });
 
   it('disconnects a ring whose indices are further apart than the ring is long', () => {
