@@ -13,8 +13,13 @@
  * the same config and boots it (same domid, same seed: the same boot again) up to MAX_RESTARTS
  * times. The other actions are taken as the nearest of those two (xl-cfg.ts `honouredAction`).
  *
- * Deterministic: the same config and seed give the same console bytes, Xen log and end, whatever
- * the host, unless `realtime` is set. Wall time is only measured for the report and progress.
+ * Console input (console-session.ts): a `script` answers the guest at the drains (deterministic);
+ * host `input` (a terminal, a pipe) is typed as it arrives, the machine yielding to the event
+ * loop meanwhile; `consoleLog` keeps the output in a file.
+ *
+ * Deterministic: the same config, seed and script give the same console bytes, Xen log and end,
+ * whatever the host, unless `realtime` or host `input` is set. Wall time is only measured for the
+ * report and progress.
  */
 import { readFileSync } from 'node:fs';
 import type { Domain } from '../../abi/hv/domain.js';
