@@ -23,7 +23,8 @@
  *    does not parse) are refused: a boot from a config that does not say what it seems to is
  *    worse than no boot.
  *  - `type` must be spelt out (`"pv"`); xl also takes any prefix of "pv"/"hvm"/"pvh".
- *  - Relative `kernel` and `ramdisk` paths are resolved against the config file's directory;
+ *  - Relative `kernel` and `ramdisk` paths, and disk targets, are resolved against the config
+ *    file's directory;
  *    xl resolves them against its working directory. A config file is usually kept beside its
  *    kernel and run from anywhere (CI jobs, the conformance harness), so the file's directory is
  *    the one thing that names the same place every time. `--set` values on the command line are
@@ -37,6 +38,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { UserError } from '../errors.js';
+import { canonicalDiskSpec, parseDiskSpec, type DiskSpec } from './disk-spec.js';
 
 /** An xl value: a string (quoted, or a number as written) or a list of values. */
 export type XlValue = string | readonly XlValue[];
@@ -87,8 +89,13 @@ export interface DomainConfig {
   readonly onSoftReset: ShutdownAction;
   /** Lower-case 8-4-4-4-12 form, or undefined (all zeroes). */
   readonly uuid: string | undefined;
-  /** `disk` specs as written (devices arrive with issue 6; not used yet). */
+  /** `disk` specs as written. */
   readonly disk: readonly string[];
+  /**
+   * The same disks parsed (harness/toolstack/disk-spec.ts), targets absolute: raw images served
+   * by xenlab's blkback (docs/blkback.md).
+   */
+  readonly disks: readonly DiskSpec[];
   /** `vif` specs as written (issue 7; not used yet). */
   readonly vif: readonly string[];
   /** Other known xl keys, kept as written and not used (in the order last set). */
@@ -494,8 +501,20 @@ function interpret(file: string, settings: ReturnType<typeof mergeSettings>): Do
   if (u !== undefined && !UUID_RE.test(u)) bad(get('uuid') as XlSetting, `uuid = ${JSON.stringify(u)} is not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`);
 
   const disk = list('disk');
+  const disks: DiskSpec[] = [];
+  disk.forEach((spec, k) => {
+    const s = get('disk') as XlSetting & { base: string };
+    const refuse = (why: string): never => bad(s, `disk entry ${k} (${JSON.stringify(spec)}): ${why}`);
+    const d = parseDiskSpec(spec);
+    if (typeof d === 'string') return refuse(d);
+    if (d.format !== 'raw') return refuse(d.format === 'empty' ? 'an empty CD-ROM drive is not supported' : `format ${d.format} is not supported (xenlab serves raw images)`);
+    if (d.backend !== undefined && d.backend !== '' && d.backend !== '0' && d.backend !== 'Domain-0') return refuse(`backend=${d.backend}: xenlab's backends run as domain 0 only`);
+    if (d.specification === 'virtio') return refuse('specification=virtio is not supported (xenlab serves the Xen PV block protocol)');
+    const other = disks.find((e) => e.devid === d.devid);
+    if (other !== undefined) return refuse(`vdev ${d.vdev} is the same device as ${other.vdev} (${d.devid})`);
+    disks.push({ ...d, target: isAbsolute(d.target) ? d.target : resolve(s.base, d.target) });
+  });
   const vif = list('vif');
-  if (disk.length > 0) warnings.push(`${at(get('disk') as XlSetting)}: warning: disk is not supported yet (${disk.length} device${disk.length === 1 ? '' : 's'} ignored)`);
   if (vif.length > 0) warnings.push(`${at(get('vif') as XlSetting)}: warning: vif is not supported yet (${vif.length} device${vif.length === 1 ? '' : 's'} ignored)`);
 
   return {
@@ -516,6 +535,7 @@ function interpret(file: string, settings: ReturnType<typeof mergeSettings>): Do
     onSoftReset,
     uuid: u?.toLowerCase(),
     disk,
+    disks,
     vif,
     other,
     warnings,
@@ -609,7 +629,7 @@ export function printXlConfig(c: DomainConfig): string {
     `on_crash = ${quote(c.onCrash)}`,
     `on_soft_reset = ${quote(c.onSoftReset)}`,
     ...(c.uuid !== undefined ? [`uuid = ${quote(c.uuid)}`] : []),
-    ...(c.disk.length > 0 ? [`disk = ${printValue(c.disk)}`] : []),
+    ...(c.disks.length > 0 ? [`disk = ${printValue(c.disks.map(canonicalDiskSpec))}`] : []),
     ...(c.vif.length > 0 ? [`vif = ${printValue(c.vif)}`] : []),
     ...c.other.map((s) => `${s.key} = ${printValue(s.value)}`),
   ];

@@ -8,6 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../../harness/errors.js';
+import { canonicalDiskSpec, parseDiskSpec, type DiskSpec } from '../../../harness/toolstack/disk-spec.js';
 import { MAX_CMDLINE_BYTES, MAX_MEMORY_MIB, MAX_VCPUS, SHUTDOWN_ACTIONS, parseXlConfig, printXlConfig, type DomainConfig, type XlValue } from '../../../harness/toolstack/xl-cfg.js';
 
 const FILE = '/cfg/guest.cfg';
@@ -43,9 +44,18 @@ const config: fc.Arbitrary<DomainConfig> = fc
     onCrash: action,
     onSoftReset: action,
     uuid: fc.option(fc.uuid(), { nil: undefined }),
-    disk: fc.array(text(), { maxLength: 3 }),
+    disks: fc.uniqueArray(
+      fc.record({ vdev: fc.constantFrom('xvda', 'xvdb', 'xvdc1', 'hdc', 'sdb', 'xvdaa', 'd3p4'), rw: fc.boolean(), cdrom: fc.boolean(), discard: fc.boolean(), target: path }),
+      { selector: (d) => d.vdev.slice(0, 4), maxLength: 3 },
+    ),
     vif: fc.array(text(), { maxLength: 3 }),
     other: fc.uniqueArray(fc.record({ key: fc.constantFrom(...OTHER_KEYS), value }), { selector: (e) => e.key, maxLength: 4 }),
+  })
+  .map(({ disks: ds, ...c }) => {
+    // Disks as the printer writes them (key=value, target last), parsed once to get the spec.
+    const spec = (d: (typeof ds)[number]) => parseDiskSpec(`format=raw, vdev=${d.vdev}, access=${d.rw ? 'rw' : 'ro'}${d.cdrom ? ', devtype=cdrom' : ''}${d.discard ? '' : ', no-discard'}, target=${d.target}`) as DiskSpec;
+    const disks = ds.map((d) => parseDiskSpec(canonicalDiskSpec(spec(d))) as DiskSpec);
+    return { ...c, disks, disk: disks.map(canonicalDiskSpec) };
   })
   .map(({ maxmemExtra, maxvcpusExtra, ...c }) => ({
     ...c,

@@ -72,7 +72,11 @@ describe('xl.cfg syntax', () => {
       disk: ['phy:/dev/vg/web,xvda,w', 'file:/srv/data.img,xvdb,w'],
       vif: [],
     });
-    expect(warnings).toEqual([`${FILE}:13: warning: disk is not supported yet (2 devices ignored)`]);
+    expect(config.disks.map((d) => [d.target, d.vdev, d.devid, d.readwrite])).toEqual([
+      ['/dev/vg/web', 'xvda', 51712, true],
+      ['/srv/data.img', 'xvdb', 51728, true],
+    ]);
+    expect(warnings).toEqual([]);
   });
 
   it("fills in libxl's defaults", () => {
@@ -93,7 +97,7 @@ describe('xl.cfg syntax', () => {
   it('takes the later of two settings, and += appends to a string or a list', () => {
     expect(cfg('memory = 64\nmemory = 128\n').memory).toBe(128);
     expect(cfg('cmdline = "console=hvc0"\ncmdline += " quiet"\n').cmdline).toBe('console=hvc0 quiet');
-    expect(cfg('disk = [ "a" ]\ndisk += [ "b", "c" ]\n').disk).toEqual(['a', 'b', 'c']);
+    expect(cfg('disk = [ "/a,,xvda" ]\ndisk += [ "/b,,xvdb", "/c,,xvdc" ]\n').disk).toEqual(['/a,,xvda', '/b,,xvdb', '/c,,xvdc']);
     expect(cfg('cmdline += "alone"\n').cmdline).toBe('alone');
   });
 
@@ -121,6 +125,25 @@ describe('xl.cfg interpretation', () => {
     const both = parse(`${BASE}root = "/dev/xvda"\nextra = "quiet"\ncmdline = "console=hvc0"\n`);
     expect(both.config.cmdline).toBe('console=hvc0');
     expect(both.warnings).toEqual([`${FILE}:5: warning: ignoring root= and extra= in favour of cmdline= (as xl does)`]);
+  });
+
+  it('parses disk= entries (positional and key=value), resolving relative targets against the config file', () => {
+    const c = parse(`${BASE}disk = [ "file:img/root.img,xvda,w", "format=raw, vdev=xvdb, access=ro, target=/data/b,c.img" ]\n`, 'rel/dir/x.cfg').config;
+    expect(c.disks.map((d) => [d.target, d.vdev, d.devid, d.readwrite])).toEqual([
+      [resolve('rel/dir/img/root.img'), 'xvda', 51712, true],
+      ['/data/b,c.img', 'xvdb', 51728, false],
+    ]);
+  });
+
+  it('refuses disks xenlab cannot serve, naming file, line and entry', () => {
+    const cases: [string, string][] = [
+      ['"/a,,xvda,rx"', `disk entry 0 ("/a,,xvda,rx"): unknown value for access: near \`rx'`],
+      ['"/a,,xvda", "/b,qcow2,xvdb"', 'disk entry 1 ("/b,qcow2,xvdb"): format qcow2 is not supported (xenlab serves raw images)'],
+      ['"/a,,xvda", "/b,,d0p0"', 'disk entry 1 ("/b,,d0p0"): vdev d0p0 is the same device as xvda (51712)'],
+      ['",hdc:cdrom,r"', 'disk entry 0 (",hdc:cdrom,r"): an empty CD-ROM drive is not supported'],
+      ['"/a,,xvda,backend=driver"', 'disk entry 0 ("/a,,xvda,backend=driver"): backend=driver: xenlab\'s backends run as domain 0 only'],
+    ];
+    for (const [list, why] of cases) expect(() => parse(`${BASE}disk = [ ${list} ]\n`)).toThrow(`${FILE}:3: ${why}`);
   });
 
   it('resolves relative kernel and ramdisk paths against the config file, absolute ones as given', () => {
@@ -229,8 +252,9 @@ describe('loadXlConfig', () => {
     const path = join(dir, 'g.cfg');
     writeFileSync(path, 'name = "g"\nkernel = "vmlinuz"\nmemory = 64\n');
     expect(loadXlConfig(path)).toMatchObject({ file: path, name: 'g', kernel: join(dir, 'vmlinuz'), memory: 64 });
-    const o = loadXlConfig(path, ['memory=0x80', 'name=web-1', 'extra="console=hvc0"', 'cmdline=root=/dev/xvda ro', 'disk=[ "a", "b" ]', 'kernel=other/k']);
-    expect(o).toMatchObject({ name: 'web-1', memory: 128, cmdline: 'root=/dev/xvda ro', disk: ['a', 'b'], kernel: resolve('other/k') });
+    const o = loadXlConfig(path, ['memory=0x80', 'name=web-1', 'extra="console=hvc0"', 'cmdline=root=/dev/xvda ro', 'disk=[ "a.img,,xvda", "/b,,xvdb,r" ]', 'kernel=other/k']);
+    expect(o).toMatchObject({ name: 'web-1', memory: 128, cmdline: 'root=/dev/xvda ro', disk: ['a.img,,xvda', '/b,,xvdb,r'], kernel: resolve('other/k') });
+    expect(o.disks.map((d) => d.target)).toEqual([resolve('a.img'), '/b']);
     expect(() => loadXlConfig(join(dir, 'missing.cfg'))).toThrow(new UserError('file-not-found', `${join(dir, 'missing.cfg')}: cannot read the domain config`));
   });
 
