@@ -221,10 +221,12 @@ export class HostConnection extends Ops {
   readonly conn: Conn;
   private readonly callbacks = new Map<string, (path: string, token: string) => void>();
   private reqId = 0;
+  /** Events whose token has no callback (watches set with raw `request`s). */
+  onUnclaimedEvent: ((path: string, token: string) => void) | undefined = undefined;
 
   constructor(private readonly d: Xenstored) {
     super();
-    this.conn = d.hostConnection((path, token) => this.callbacks.get(token)?.(path, token));
+    this.conn = d.hostConnection((path, token) => (this.callbacks.get(token) ?? this.onUnclaimedEvent)?.(path, token));
   }
 
   /** Sends one message and returns the reply (an ERROR reply is returned, not thrown). */

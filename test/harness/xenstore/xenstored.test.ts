@@ -373,3 +373,21 @@ describe('xenstored: domains, CONTROL, malformed messages', () => {
     void DomClient;
   });
 });
+
+describe('xenstored: event queueing', () => {
+  it('an event identical to one still queued is not queued again (special events excepted)', () => {
+    const { xs, dom } = world([1]);
+    const d1 = dom.get(1)!;
+    d1.ask(XS_WATCH, z('a', 't'));
+    d1.ask(XS_WATCH, z('a/b', 't'));
+    d1.takeEvents();
+    d1.ask(XS_WRITE, 'a/b/c\0', '1'); // matches both watches with the same path and token
+    expect(d1.takeEvents()).toEqual(['a/b/c t']);
+    // While the guest does not consume, repeated changes collapse into the queued event.
+    d1.t.capacity = 0;
+    for (let i = 0; i < 3; i++) xs.host.write('/local/domain/1/a/b/c', String(i));
+    d1.t.capacity = 1024;
+    xs.pump();
+    expect(d1.takeEvents()).toEqual(['a/b/c t']);
+  });
+});
