@@ -259,7 +259,7 @@ class Model {
         const p = abs(op.path);
         const n = this.lookup(c, p, W);
         if (typeof n !== 'string') {
-          if (op.kind === 'mkdir') return 'OK';
+          if (op.kind !== 'write') return 'OK';
           const m = clone(n);
           m.value = op.value;
           this.put(c, p, m);
