@@ -12,10 +12,10 @@
  */
 import { decode, type Insn } from './decoder.js';
 import { compileBlock, type CompiledBlock } from './jit.js';
-import { DB, Fault, GP, PF_VEC } from './fault.js';
+import { DB, Fault, GP, NM, PF_VEC, UD } from './fault.js';
 import { LazyOp, lazyArith } from './flags.js';
-import type { Feature } from './isa/types.js';
-import { ARITH, CF } from './isa/types.js';
+import type { Feature, FpuUse } from './isa/types.js';
+import { ARITH, CF, CR0_FPU_BITS, fpuGate } from './isa/types.js';
 import { AccessKind, LOOKUP_GLOBAL, LOOKUP_NOCACHE, PAGE_SIZE, pageOf, type LinearMemory, type PhysicalMemory } from './memory.js';
 import { Mmu } from './paging.js';
 import { X87 } from './exec/x87-state.js';
@@ -107,6 +107,14 @@ interface Block {
 }
 
 
+/** The exec of an `fpu` row that CR0 denies (see `Cpu.translate`): a fault at the instruction. */
+const raiseNm = (): never => {
+  throw new Fault(NM);
+};
+const raiseUd = (): never => {
+  throw new Fault(UD);
+};
+
 /** Direct-mapped TLB size (entries per access kind). */
 const TLB_SIZE = 4096;
 const MAX_BLOCK = 64;
@@ -158,7 +166,19 @@ export class Cpu {
    * below. Otherwise (the user-mode runner, the tests) the driver plays the operating system.
    */
   system = false;
-  cr0 = CR0_RESET;
+  /**
+   * CR0. A change of MP, EM or TS re-decides which `fpu` rows raise #NM or #UD: the decoded
+   * blocks are built for one setting of them (see `translate`), so they go when it changes.
+   */
+  get cr0(): number {
+    return this.cr0Bits;
+  }
+  set cr0(v: number) {
+    const old = this.cr0Bits;
+    this.cr0Bits = v;
+    if (((old ^ v) & CR0_FPU_BITS) !== 0) this.fpuControlChanged();
+  }
+  private cr0Bits = CR0_RESET;
   cr2 = 0;
   cr3 = 0;
   cr4 = 0;
@@ -204,7 +224,11 @@ export class Cpu {
   interruptCheck = false;
   /** Interrupts stay inhibited while `retired` is below this (STI, MOV SS, POP SS shadows). */
   shadowEnd = 0;
-  /** RFLAGS bits that make the run loop step one instruction at a time (TF, at system level). */
+  /**
+   * RFLAGS bits that make the run loop step one instruction at a time, at system level: TF, and
+   * RF (set by an IRET, it must be cleared once the next instruction completes; checked where TF
+   * is, between blocks, so the block path never looks at it).
+   */
   private traceMask = 0;
 
   /** XMM0-15 as 4 dwords each, and MXCSR. */
@@ -240,6 +264,11 @@ export class Cpu {
   private readonly codeViews = new Map<DataView, Set<Block>>();
   /** The current block was invalidated by a write into it (self-modifying code); read by compiled blocks. */
   blockBroken = false;
+  /**
+   * What CR0.MP/EM/TS make of the `fpu` rows now (`fpuGate`): the exception each class raises,
+   * 0 where it runs; undefined while every class runs (the usual state: eager FPU switching).
+   */
+  private fpuTrap: Readonly<Record<FpuUse, number>> | undefined = undefined;
 
   constructor(
     readonly mem: LinearMemory,
@@ -682,7 +711,7 @@ export class Cpu {
     mmu.regs = cpu;
     cpu.mmu = mmu;
     cpu.system = true;
-    cpu.traceMask = RF_TF;
+    cpu.traceMask = RF_TF | RF_RF;
     cpu.setCpl(0);
     cpu.refreshMode();
     return cpu;
@@ -698,6 +727,19 @@ export class Cpu {
     const flush = (cpl === 3) !== (this.cpl === 3);
     this.cpl = cpl;
     if (flush) this.flushTlb();
+  }
+
+  /** CR0.MP, EM or TS changed: recompute `fpuTrap`; blocks decoded under the old rule go. */
+  private fpuControlChanged(): void {
+    const cr0 = this.cr0Bits;
+    const x87 = fpuGate('x87', cr0);
+    const wait = fpuGate('wait', cr0);
+    const sse = fpuGate('sse', cr0);
+    const fxsr = fpuGate('fxsr', cr0);
+    const next = x87 === 0 && wait === 0 && sse === 0 && fxsr === 0 ? undefined : { x87, wait, sse, fxsr };
+    const prev = this.fpuTrap;
+    this.fpuTrap = next;
+    if (prev?.x87 !== next?.x87 || prev?.wait !== next?.wait || prev?.sse !== next?.sse || prev?.fxsr !== next?.fxsr) this.invalidateAllCode();
   }
 
   /**
@@ -870,6 +912,13 @@ export class Cpu {
         this.insnStart = rip;
         throw e;
       }
+      // CR0.MP/EM/TS: an `fpu` row they deny becomes its exception at decode time, so running a
+      // block never looks at CR0 (blocks are dropped when those bits change).
+      const trap = this.fpuTrap;
+      if (trap !== undefined && insn.row.fpu !== undefined) {
+        const v = trap[insn.row.fpu];
+        if (v !== 0) insn = { ...insn, exec: v === NM ? raiseNm : raiseUd };
+      }
       insns.push(insn);
       la += insn.len;
       if (insn.row.ends === true || insns.length >= MAX_BLOCK || pageOf(la) !== page || pageOf(la - 1) !== page) break;
@@ -960,10 +1009,11 @@ export class Cpu {
   }
 
   /**
-   * One instruction at a time, for RFLAGS.TF and DR0-3 instruction breakpoints (SDM vol. 3
-   * §17.3.1): an enabled execute breakpoint at RIP is a #DB fault unless RFLAGS.RF is set; RF is
-   * cleared once an instruction completes; with TF set at its start, the instruction is followed
-   * by a #DB trap (DR6.BS), unless it faulted or ran in a MOV SS / POP SS shadow.
+   * One instruction at a time, for RFLAGS.TF, RFLAGS.RF and DR0-3 instruction breakpoints (SDM
+   * vol. 3B §17.3.1): an enabled execute breakpoint at RIP is a #DB fault unless RFLAGS.RF is
+   * set; RF is cleared once an instruction completes (whether or not a breakpoint is armed); with
+   * TF set at its start, the instruction is followed by a #DB trap (DR6.BS), unless it faulted or
+   * ran in a MOV SS / POP SS shadow.
    */
   private stepTraced(): void {
     const rip = this.rip;
@@ -986,12 +1036,14 @@ export class Cpu {
     const suppressed = this.retired < this.shadowEnd;
     const nxt = rip + i.len;
     this.rip = this.mode === 64 ? nxt : this.mode === 32 ? nxt >>> 0 : nxt & 0xffff;
-    const rfBefore = this.flags & RF_RF;
+    // RF has done its work (the breakpoint check above) and is clear once the instruction
+    // completes (§17.3.1.1); clearing it before running the instruction gives the same state, and
+    // also the RF = 0 of the frame a trap or INT n it raises pushes (a fault's delivery sets RF in
+    // its frame itself). An IRET may set it again, for the instruction after it.
+    this.flags &= ~RF_RF;
     this.dataBreakpointHits = 0;
     i.exec(this, i);
     this.retired++;
-    // RF is cleared after an instruction completes, unless that instruction (IRET, POPF) set it.
-    if (rfBefore !== 0 && (this.flags & RF_RF) !== 0) this.flags &= ~RF_RF;
     const hits = this.dataBreakpointHits;
     if ((!traced && hits === 0) || suppressed || this.shutdownReason !== undefined) return;
     // Data breakpoints and single-step are both traps after the instruction: one #DB reports both.

@@ -25,7 +25,7 @@ import { imulTrunc } from './exec/muldiv.js';
 import { ea } from './exec/operands.js';
 import { shift } from './exec/shift.js';
 import { Fault } from './fault.js';
-import { ARITH } from './isa/types.js';
+import { ARITH, type Row } from './isa/types.js';
 
 /** What the previous instruction in the block left in the block's flag scratch variables. */
 export interface FlagSrc {
@@ -105,10 +105,19 @@ function eaSource(i: Insn, k: number, next: number, mode: number): string {
   );
 }
 
+/**
+ * The row's template for this instruction, if it runs its row's semantics: the block builder may
+ * have given it another `exec` (an `fpu` row CR0 denies raises #NM or #UD instead), and then it
+ * is called like any other handler.
+ */
+function template(i: Insn): Row['jit'] {
+  return i.exec === i.row.exec ? i.row.jit : undefined;
+}
+
 /** Rows whose templates write all six arithmetic flags without reading any (ADD/SUB/CMP/logic/TEST). */
 function writesAllFlags(i: Insn): boolean {
   const f = i.row.flags;
-  return i.row.jit !== undefined && f.read === 0 && (f.write & ARITH) === ARITH && FULL_WRITERS.has(i.row.mnemonic);
+  return template(i) !== undefined && f.read === 0 && (f.write & ARITH) === ARITH && FULL_WRITERS.has(i.row.mnemonic);
 }
 const FULL_WRITERS = new Set(['add', 'sub', 'cmp', 'and', 'or', 'xor', 'test']);
 
@@ -127,7 +136,7 @@ function deadFlags(insns: readonly Insn[]): boolean[] {
   for (let k = 0; k < insns.length; k++) {
     for (let j = k + 1; j < insns.length; j++) {
       const x = insns[j] as Insn;
-      const quiet = x.row.jit !== undefined && x.row.flags.read === 0 && !touchesMemory(x) && x.row.ends !== true && !STACK.has(x.row.mnemonic);
+      const quiet = template(x) !== undefined && x.row.flags.read === 0 && !touchesMemory(x) && x.row.ends !== true && !STACK.has(x.row.mnemonic);
       if (!quiet) break;
       if (writesAllFlags(x)) {
         dead[k] = true;
@@ -148,7 +157,7 @@ function selfLoop(insns: readonly Insn[], mode: number): boolean {
   const first = insns[0] as Insn;
   const rel = last.row.operands[0] === 'Jb' || last.row.operands[0] === 'Jz';
   const isBranch = /^j/.test(last.row.mnemonic) && last.row.mnemonic !== 'jrcxz';
-  return mode === 64 && rel && isBranch && last.row.jit !== undefined && last.addr + last.len + last.imm === first.addr;
+  return mode === 64 && rel && isBranch && template(last) !== undefined && last.addr + last.len + last.imm === first.addr;
 }
 
 /** Compiles a decoded block; undefined when the block is not worth compiling. */
@@ -185,7 +194,7 @@ export function compileBlock(insns: readonly Insn[], mode: 64 | 32 | 16): Compil
         faults = true;
       },
     };
-    const body = i.row.jit?.(i, g);
+    const body = template(i)?.(i, g);
     if (body === undefined) {
       // Handler call: it sees RIP at the next instruction and an exact retired count, as in
       // the interpreter.

@@ -243,7 +243,7 @@ export const setSegmentBase: Handler = (ctx) => {
   }
 };
 
-/** fpu_taskswitch(set): the virtual CR0.TS. */
+/** fpu_taskswitch(set): the virtual CR0.TS (the core's CR0.TS follows it, so x87/SSE raise #NM: pv/vcpu.ts). */
 export const fpuTaskswitch: Handler = (ctx) => {
   ctx.vcpu.virtualTs = cmdOf(ctx, 1) !== 0;
   return 0;

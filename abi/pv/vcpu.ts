@@ -5,7 +5,8 @@
  *  - kernel/user mode is Xen's flag, not the CPU's: two page-table roots (`guestTable`,
  *    `guestTableUser`) and a GS-base swap on every toggle;
  *  - exceptions go through the guest's trap table as bounce frames (§3.4: RCX and R11 of the
- *    interrupted context on top, the saved upcall mask in the CS slot), with the #UD
+ *    interrupted context on top, the saved upcall mask in the CS slot, the virtual IOPL in
+ *    RFLAGS with VMASST_TYPE_architectural_iopl), with the #UD
  *    forced-emulation prefix and the #GP privileged-instruction emulation tried first;
  *  - SYSCALL in kernel mode is a hypercall (RAX; RDI, RSI, RDX, R10, R8), in user mode a
  *    bounce to the syscall callback;
@@ -18,10 +19,10 @@
  */
 import { Cpu, type CpuHooks } from '../../x86/cpu.js';
 import { decode, type Insn } from '../../x86/decoder.js';
-import { DB, Fault, GP, PF_VEC, UD, pushesErrorCode as hasErrorCode } from '../../x86/fault.js';
+import { DB, Fault, GP, NM, PF_VEC, UD, pushesErrorCode as hasErrorCode } from '../../x86/fault.js';
 import type { Feature } from '../../x86/isa/types.js';
 import type { PhysicalMemory } from '../../x86/memory.js';
-import { CR0_ET, CR0_PE, CR0_PG, CR0_WP, CR4_DE, CR4_FSGSBASE, CR4_MCE, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_OSXSAVE, CR4_PAE, CR4_TSD, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, isCanonical } from '../../x86/system/regs.js';
+import { CR0_ET, CR0_PE, CR0_PG, CR0_TS, CR0_WP, CR4_DE, CR4_FSGSBASE, CR4_MCE, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_OSXSAVE, CR4_PAE, CR4_TSD, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, isCanonical } from '../../x86/system/regs.js';
 import { XEN_ENODEV } from '../public/errno.js';
 import { DR6_BS, DR6_DEFAULT, DR7_DEFAULT, getDebugreg, setDebugreg } from './debugreg.js';
 import { GuestVirtualMemory } from './guest-memory.js';
@@ -124,8 +125,18 @@ export class PvVcpu {
   /** CALLBACKTYPE_sysenter: stored as Xen does (a PV64 guest's user code cannot use SYSENTER on AMD). */
   sysenterCallback = 0;
   sysenterMaskEvents = false;
-  /** Virtual CR0.TS (fpu_taskswitch) and CR2. */
-  virtualTs = false;
+  /**
+   * Virtual CR0.TS (fpu_taskswitch, CLTS, MOV to CR0). The core's CR0.TS follows it, as Xen
+   * keeps the real TS set while the guest's is (`do_fpu_taskswitch` stts/clts), so an x87, SSE
+   * or FXSAVE instruction raises #NM, which `onException` hands to the guest.
+   */
+  get virtualTs(): boolean {
+    return (this.cpu.cr0 & CR0_TS) !== 0;
+  }
+  set virtualTs(v: boolean) {
+    this.cpu.cr0 = v ? this.cpu.cr0 | CR0_TS : this.cpu.cr0 & ~CR0_TS;
+  }
+  /** Virtual CR2. */
   virtualCr2 = 0;
   /** CR4 as the guest last wrote it (MOV to CR4); the guest reads `virtualCr4()`. */
   guestCr4 = 0;
@@ -301,7 +312,10 @@ export class PvVcpu {
     sp -= ((sp % 16) + 16) % 16;
     const words: (number | Word)[] = [rcx, r11];
     if (errorCode >= 0) words.push(errorCode >>> 0);
-    words.push(rip, (fromKernel ? csSel & ~3 : csSel) + (mask !== 0 ? 1 : 0) * TWO32, (flags & ~(0x3000 | 0x200)) | (mask === 0 ? 0x200 : 0), rsp, ssSel);
+    // RFLAGS: IF is the inverse of the saved mask; IOPL is the virtual one with
+    // VMASST_TYPE_architectural_iopl, else 0 (Xen's create_bounce_frame, x86_64/entry.S).
+    const iopl = this.hv.architecturalIopl(this) ? this.iopl << 12 : 0;
+    words.push(rip, (fromKernel ? csSel & ~3 : csSel) + (mask !== 0 ? 1 : 0) * TWO32, (flags & ~(0x3000 | 0x200)) | (mask === 0 ? 0x200 : 0) | iopl, rsp, ssSel);
     const base = sp - words.length * 8;
     // Xen's own area (0xFFFF800000000000 up to 0xFFFF880000000040) is no place for a frame.
     if (base < XEN_AREA_END && base + words.length * 8 > XEN_AREA_START) {
@@ -353,6 +367,16 @@ export class PvVcpu {
       if (this.hv.fixupPageFault?.(this, f.address, f.errorCode) === true) return;
       this.injectPageFault(f.address, f.errorCode);
       return;
+    }
+    if (f.vector === NM) {
+      // Xen `do_device_not_available`: the guest's TS caused it (the only CR0 bit a PV guest
+      // controls); Xen clears it, real and virtual, before injecting #NM (its PV ABI, which
+      // classic-Xen kernels rely on).
+      if (!this.virtualTs) {
+        this.crash('#NM but vCR0.TS clear');
+        return;
+      }
+      this.virtualTs = false;
     }
     if (f.vector === DB) {
       // Xen `do_debug`: what the hardware reported joins the guest's DR6; the hardware's is reset.

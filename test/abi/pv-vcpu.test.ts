@@ -38,7 +38,7 @@ interface Setup {
   info: { pending: number; mask: number; cr2: number };
 }
 
-function setup(hypercall?: (v: PvVcpu, nr: number) => number | typeof NO_RETURN): Setup {
+function setup(hypercall?: (v: PvVcpu, nr: number) => number | typeof NO_RETURN, opts: { architecturalIopl?: boolean } = {}): Setup {
   const ram = new Ram();
   const calls: number[][] = [];
   const crashes: string[] = [];
@@ -65,9 +65,9 @@ function setup(hypercall?: (v: PvVcpu, nr: number) => number | typeof NO_RETURN)
       v.cpu.stopRequested = true;
     },
     ioPorts: () => ports,
-    architecturalIopl: () => false,
+    architecturalIopl: () => opts.architecturalIopl === true,
   };
-  const v = new PvVcpu(0, ram, hv, ['base', 'sse', 'sse2']);
+  const v = new PvVcpu(0, ram, hv, ['base', 'fpu', 'sse', 'sse2']);
   const vi: VcpuInfoRef = {
     upcallPending: () => info.pending,
     upcallMask: () => info.mask,
@@ -318,5 +318,103 @@ describe('PV64 vCPU: what probe-traps found', () => {
     // The second ud2 faults with RF set in its frame by the processor, not left over from the first.
     expect(s.v.cpu.getFlags() & 0x10000).toBe(0);
     expect(frame(s, 3)[2]).toBe(BigInt(KCODE + 7));
+  });
+
+  it('an instruction after an iret hypercall that restored RF runs with RF cleared: a later trap\'s frame has RF clear', () => {
+    const s = setup();
+    const v = s.v;
+    const sp = KSTACK - 0x400;
+    // iret_context: back to KCODE + 0x10 in kernel mode with RF set in RFLAGS.
+    [0n, 0n, 0n, 0n, BigInt(KCODE + 0x10), 0xe030n, 0x10202n, BigInt(KSTACK - 0x200), 0xe02bn].forEach((w, k) => s.ram.u64(sp + k * 8, w));
+    v.setReg(4, sp);
+    v.setReg(0, 23);
+    s.ram.bytes(KCODE + 0x10, [0x90, 0xcc]); // nop; int3
+    run(s, KCODE, [0x0f, 0x05]);
+    expect(frame(s, 3)[2]).toBe(BigInt(KCODE + 0x12));
+    expect(Number(frame(s, 5)[4]) & 0x10000).toBe(0);
+    // And with the int3 as the very instruction the iret returns to.
+    const s2 = setup();
+    [0n, 0n, 0n, 0n, BigInt(KCODE + 0x11), 0xe030n, 0x10202n, BigInt(KSTACK - 0x200), 0xe02bn].forEach((w, k) => s2.ram.u64(sp + k * 8, w));
+    s2.v.setReg(4, sp);
+    s2.v.setReg(0, 23);
+    s2.ram.bytes(KCODE + 0x10, [0x90, 0xcc]);
+    run(s2, KCODE, [0x0f, 0x05]);
+    expect(frame(s2, 3)[2]).toBe(BigInt(KCODE + 0x12));
+    expect(Number(frame(s2, 5)[4]) & 0x10000).toBe(0);
+  });
+});
+
+describe('PV64 vCPU: the virtual CR0.TS and #NM', () => {
+  it('with TS set by fpu_taskswitch an SSE or x87 instruction raises #NM at itself; Xen clears TS before the handler runs', () => {
+    for (const [what, code] of [['xorps', [0x0f, 0x57, 0xc0]], ['fldz', [0xd9, 0xee]]] as const) {
+      const s = setup();
+      const v = s.v;
+      v.virtualTs = true;
+      expect(v.cpu.cr0 & 8).toBe(8); // the core's CR0.TS follows the guest's
+      run(s, KCODE, [...code, 0x0f, 0x05]);
+      const f = frame(s, 7);
+      expect([what, v.cpu.rip]).toEqual([what, HANDLERS + 7 * 16 + 2]); // the #NM handler's hypercall
+      expect(f[2]).toBe(BigInt(KCODE)); // no error code: RIP is the third word
+      expect(Number(f[4]) & 0x10000).toBe(0x10000); // a fault: RF set in the frame
+      expect(v.virtualTs).toBe(false);
+      expect(v.cpu.cr0 & 8).toBe(0);
+      // The instruction now runs: the hypercall after it is reached.
+      const calls = s.calls.length;
+      run(s, KCODE, [...code, 0x0f, 0x05]);
+      expect(v.cpu.rip).toBe(KCODE + code.length + 2);
+      expect(s.calls.length).toBe(calls + 1);
+    }
+  });
+
+  it('TS clear (the default, fpu_taskswitch(0), CLTS) leaves SSE and x87 alone', () => {
+    const s = setup();
+    s.v.virtualTs = true;
+    s.v.virtualTs = false;
+    run(s, KCODE, [0x0f, 0x57, 0xc0, 0xd9, 0xee, 0x0f, 0x05]);
+    expect(s.v.cpu.rip).toBe(KCODE + 7);
+    const s2 = setup();
+    s2.v.virtualTs = true;
+    run(s2, KCODE, [0x0f, 0x06, 0x0f, 0x57, 0xc0, 0x0f, 0x05]); // clts (emulated after its #GP); xorps
+    expect(s2.v.virtualTs).toBe(false);
+    expect(s2.v.cpu.rip).toBe(KCODE + 7);
+  });
+});
+
+describe('PV64 vCPU: IOPL in bounce frames', () => {
+  it('with VMASST_TYPE_architectural_iopl the frame\'s RFLAGS carries the virtual IOPL, without it IOPL 0', () => {
+    for (const arch of [true, false]) {
+      const s = setup(undefined, { architecturalIopl: arch });
+      s.v.iopl = 2;
+      run(s, KCODE, [0x0f, 0x0b]);
+      expect([arch, Number(frame(s, 5)[4]) & 0x3000]).toEqual([arch, arch ? 0x2000 : 0]);
+      // The handler itself runs with IOPL 0 (the guest kernel is at CPL 3; its IOPL is virtual).
+      expect(s.v.cpu.getFlags() & 0x3000).toBe(0);
+    }
+  });
+
+  it('the IOPL an iret hypercall set comes back in the next frame, also for an event upcall and a user system call', () => {
+    const s = setup(undefined, { architecturalIopl: true });
+    const v = s.v;
+    const sp = KSTACK - 0x400;
+    [0n, 0n, 0n, 0n, BigInt(KCODE + 0x10), 0xe030n, 0x3202n, BigInt(KSTACK - 0x200), 0xe02bn].forEach((w, k) => s.ram.u64(sp + k * 8, w));
+    v.setReg(4, sp);
+    v.setReg(0, 23);
+    s.ram.bytes(KCODE + 0x10, [0x90, 0x90, 0x90]);
+    // An event waits behind the mask; the iret (IF set in its RFLAGS) unmasks it.
+    s.info.pending = 1;
+    s.info.mask = 1;
+    run(s, KCODE, [0x0f, 0x05]);
+    expect(v.iopl).toBe(3);
+    expect(v.cpu.rip).toBe(EVENT_CB + 2);
+    expect(Number(frame(s, 5)[4]) & 0x3000).toBe(0x3000);
+
+    const u = setup(undefined, { architecturalIopl: true });
+    u.v.iopl = 1;
+    u.v.toggleMode();
+    u.v.cpu.loadSegmentCache(1, FLAT_KERNEL_CS64, 0, 0xffffffff, 0xafb);
+    u.v.setReg(4, USTACK);
+    run(u, UCODE, [0x0f, 0x05]);
+    expect(u.v.cpu.rip).toBe(SYSCALL_CB + 2);
+    expect(u.ram.get64(KSTACK - 56 + 32) & 0x3000n).toBe(0x1000n);
   });
 });

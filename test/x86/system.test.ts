@@ -5,128 +5,13 @@
  * hand-assembled; each handler ends in HLT, which the test's hook turns into a stop.
  */
 import { describe, expect, it } from 'vitest';
-import { Cpu, type CpuHooks } from '../../x86/cpu.js';
-import { DF_VEC, type Fault, GP, PF_VEC, UD } from '../../x86/fault.js';
-import { TestRam } from '../support/ram.js';
+import { Cpu } from '../../x86/cpu.js';
+import { DF_VEC, GP, PF_VEC, UD } from '../../x86/fault.js';
+import { CR0_PE, CR0_PG, EFER_LMA, EFER_LME, EFER_SCE, MSR_FS_BASE, MSR_LSTAR, MSR_SFMASK, MSR_STAR, SA_CODE32_FLAT, SA_DATA32_FLAT } from '../../x86/system/regs.js';
 import {
-  CR0_PE, CR0_PG, CR0_WP, CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, MSR_FS_BASE, MSR_LSTAR, MSR_SFMASK, MSR_STAR,
-  SA_CODE32_FLAT, SA_DATA32_FLAT,
-} from '../../x86/system/regs.js';
-
-const MiB = 1 << 20;
-
-class Ram extends TestRam {}
-
-// Physical layout of the test machine.
-const PML4 = 0x1000;
-const PDPT = 0x2000;
-const PD = 0x3000;
-const GDT = 0x5000;
-const IDT = 0x6000;
-const TSS = 0x7000;
-const HANDLERS = 0x8000; // handler for vector v at HANDLERS + v * 16
-const KCODE = 0x10000;
-const UCODE = 0x20000;
-const KSTACK = 0x40000; // TSS.RSP0
-const ISTSTACK = 0x50000; // IST1
-const USTACK = 0x60000;
-const DATA = 0x70000;
-
-// Selectors (SYSCALL/SYSRET layout: STAR[47:32] = 0x08, STAR[63:48] = 0x10).
-const KCS = 0x08;
-const KDS = 0x10;
-const UDS = 0x18 | 3;
-const UCS = 0x20 | 3;
-const TSS_SEL = 0x28;
-
-const CS64_KERNEL = 0x00af9b000000ffffn;
-const DS_KERNEL = 0x00cf93000000ffffn;
-const DS_USER = 0x00cff3000000ffffn;
-const CS64_USER = 0x00affb000000ffffn;
-const CS32_USER = 0x00cffb000000ffffn;
-
-interface Machine {
-  cpu: Cpu;
-  ram: Ram;
-  halts: number;
-  faults: Fault[];
-}
-
-/** A CPU in 64-bit mode at CPL 0, identity-mapped 0-1 GiB with 2 MiB user pages, IDT/GDT/TSS set. */
-function machine(hooks: Partial<CpuHooks> = {}): Machine {
-  const ram = new Ram(16 * MiB);
-  const m: Machine = { cpu: undefined as unknown as Cpu, ram, halts: 0, faults: [] };
-  m.cpu = Cpu.system(ram, {
-    hlt: (c) => {
-      m.halts++;
-      c.stopRequested = true;
-    },
-    shutdown: (c) => {
-      c.stopRequested = true;
-    },
-    ...hooks,
-  }, ['base', 'sse', 'sse2']);
-  ram.u64(PML4, BigInt(PDPT | 7));
-  ram.u64(PDPT, BigInt(PD | 7));
-  for (let k = 0; k < 8; k++) ram.u64(PD + k * 8, BigInt(k * 2 * MiB) | 0x87n);
-  ram.u64(GDT + 0x08, CS64_KERNEL);
-  ram.u64(GDT + 0x10, DS_KERNEL);
-  ram.u64(GDT + 0x18, DS_USER);
-  ram.u64(GDT + 0x20, CS64_USER);
-  ram.u64(GDT + 0x30 + 8, 0n);
-  // 64-bit TSS descriptor (type 9, present), base TSS, limit 0x67.
-  ram.u64(GDT + 0x28, 0x67n | (BigInt(TSS & 0xffffff) << 16n) | (0x89n << 40n));
-  ram.u64(GDT + 0x38, CS32_USER);
-  ram.u64(TSS + 4, BigInt(KSTACK));
-  ram.u64(TSS + 0x24, BigInt(ISTSTACK));
-  for (let v = 0; v < 256; v++) {
-    const h = HANDLERS + v * 16;
-    ram.bytes(h, [0xf4, 0xf4]);
-    // Interrupt gate, DPL 0 (DPL 3 for 0x80 and 3), IST 1 for #DF.
-    const dpl = v === 0x80 || v === 3 ? 3n : 0n;
-    const ist = v === DF_VEC ? 1n : 0n;
-    const lo = BigInt(h & 0xffff) | (BigInt(KCS) << 16n) | (ist << 32n) | ((0x8en | (dpl << 5n)) << 40n) | (BigInt(h >>> 16) << 48n);
-    ram.u64(IDT + v * 16, lo);
-    ram.u64(IDT + v * 16 + 8, 0n);
-  }
-  const c = m.cpu;
-  c.cr0 = CR0_PE | CR0_PG | CR0_WP | 0x10;
-  c.cr4 = CR4_PAE;
-  c.cr3 = PML4;
-  c.efer = EFER_LME | EFER_LMA | EFER_SCE | EFER_NXE;
-  c.gdtrBase = GDT;
-  c.gdtrLimit = 0x3f;
-  c.idtrBase = IDT;
-  c.idtrLimit = 256 * 16 - 1;
-  c.trSel = TSS_SEL;
-  c.trBase = TSS;
-  c.trLimit = 0x67;
-  c.trAttr = 0x8b;
-  c.loadSegmentCache(2, KDS, 0, 0xffffffff, SA_DATA32_FLAT);
-  c.loadSegmentCache(1, KCS, 0, 0xffffffff, 0xa9b);
-  for (const s of [0, 3, 4, 5]) c.loadSegmentCache(s, KDS, 0, 0xffffffff, SA_DATA32_FLAT);
-  c.flushTlb();
-  c.setReg64(4, KSTACK - 0x100, 0);
-  return m;
-}
-
-function runAt(m: Machine, rip: number, code: readonly number[], limit = 1000): void {
-  m.ram.bytes(rip, code);
-  m.cpu.rip = rip;
-  m.cpu.run(limit);
-  if (process.env.DBG) console.log('after run', m.cpu.rip, m.cpu.shutdownReason, m.cpu.unhandledFault, m.cpu.halted, m.cpu.retired);
-}
-
-/** Puts the CPU at CPL 3 in 64-bit user code. */
-function toUser(m: Machine): void {
-  const c = m.cpu;
-  c.setCpl(3);
-  c.loadSegmentCache(1, UCS, 0, 0xffffffff, 0xafb);
-  c.loadSegmentCache(2, UDS, 0, 0xffffffff, SA_DATA32_FLAT | 0x60);
-  c.setReg64(4, USTACK, 0);
-}
-
-const rsp = (c: Cpu): number => c.reg64lo(4) >>> 0;
+  CS64_KERNEL, DATA, DS_KERNEL, GDT, HANDLERS, IDT, ISTSTACK, KCODE, KCS, KDS, KSTACK, MiB, PD, PDPT, PML4, Ram, UCODE, UCS, UDS, USTACK,
+  machine, rsp, runAt, toUser,
+} from './system-machine.js';
 
 describe('exception delivery in IA-32e mode', () => {
   it('#UD at CPL 0: same-stack frame (SS, RSP, RFLAGS, CS, RIP), aligned, IF cleared', () => {
@@ -288,6 +173,41 @@ describe('single-step and control registers', () => {
     expect(c2.rip).toBe(HANDLERS + 1 * 16 + 1);
     expect(m2.ram.get64(rsp(c2))).toBe(BigInt(KCODE + 4)); // a trap: after the write
     expect(c2.dr[6]! & 0xf).toBe(2);
+  });
+
+  // Handler for INT 0x80: or qword [rsp+16], RF; iretq (returns with RF set).
+  const IRET_WITH_RF = [0x48, 0x81, 0x4c, 0x24, 0x10, 0x00, 0x00, 0x01, 0x00, 0x48, 0xcf];
+
+  it('RF from an IRETQ frame is clear once the next instruction completes, with no breakpoint armed (SDM vol. 3B §17.3.1.1)', () => {
+    for (const compiled of [false, true]) {
+      // int 0x80; int3: the #BP (a trap) saves RFLAGS with RF clear.
+      const m = machine();
+      if (compiled) m.cpu.jitThreshold = 1;
+      m.ram.bytes(HANDLERS + 0x80 * 16, IRET_WITH_RF);
+      runAt(m, KCODE, [0xcd, 0x80, 0xcc]);
+      expect(m.cpu.rip).toBe(HANDLERS + 3 * 16 + 1);
+      expect(m.ram.get64(rsp(m.cpu))).toBe(BigInt(KCODE + 3));
+      expect(Number(m.ram.get64(rsp(m.cpu) + 16)) & 0x10000).toBe(0);
+      // int 0x80; nop; nop; hlt: RF is gone from RFLAGS itself.
+      const m2 = machine();
+      if (compiled) m2.cpu.jitThreshold = 1;
+      m2.ram.bytes(HANDLERS + 0x80 * 16, IRET_WITH_RF);
+      runAt(m2, KCODE, [0xcd, 0x80, 0x90, 0x90, 0xf4]);
+      expect([m2.halts, m2.cpu.rip, m2.cpu.getFlags() & 0x10000]).toEqual([1, KCODE + 5, 0]);
+    }
+  });
+
+  it('a #DB handler returning with RF passes an instruction breakpoint once; the next arrival hits it again', () => {
+    const m = machine();
+    const c = m.cpu;
+    // #DB handler: inc r8; or qword [rsp+16], RF; iretq.
+    m.ram.bytes(HANDLERS + 1 * 16, [0x49, 0xff, 0xc0, ...IRET_WITH_RF.slice(0, 9), 0x48, 0xcf]);
+    c.dr[0] = KCODE + 5;
+    c.dr[7] = 0x400 | 1;
+    c.debugRegistersChanged();
+    // mov ecx, 3; X: nop; dec ecx; jnz X; hlt
+    runAt(m, KCODE, [0xb9, 0x03, 0x00, 0x00, 0x00, 0x90, 0xff, 0xc9, 0x75, 0xfb, 0xf4]);
+    expect([m.halts, c.reg64lo(8), c.reg64lo(1)]).toEqual([1, 3, 0]);
   });
 
   it('reserved CR4 bits, EFER bits and non-canonical MSR values are #GP(0)', () => {

@@ -184,6 +184,24 @@ describe('instruction table', () => {
     expect(missing.map((r) => r.name)).toEqual([]);
     expect(ROWS.filter(changesRip).length).toBeGreaterThanOrEqual(16 * 2 + 8);
   });
+
+  it('gives the `fpu` column by its rule: x87 rows, FWAIT, FXSAVE/FXRSTOR, and exactly the SSE rows with SSE state', () => {
+    const xmm = (r: Row): boolean => r.operands.some((o) => /^[VWU]/.test(o));
+    const sseFamily = new Set(['sse', 'sse2', 'sse3', 'ssse3', 'sse4_1', 'sse4_2', 'aes', 'pclmulqdq']);
+    const expected = (r: Row): string | undefined => {
+      if (r.cpuid === 'fpu') return r.mnemonic === 'fwait' ? 'wait' : 'x87';
+      if (r.cpuid === 'fxsr') return 'fxsr';
+      // The SSE state is the XMM registers and MXCSR (LDMXCSR/STMXCSR name it only implicitly).
+      if (xmm(r) || r.mnemonic === 'ldmxcsr' || r.mnemonic === 'stmxcsr') return 'sse';
+      return undefined;
+    };
+    const wrong = ROWS.filter((r) => r.fpu !== expected(r)).map((r) => `${r.name}: ${r.fpu} (want ${expected(r)})`);
+    expect(wrong).toEqual([]);
+    // The SSE-family encodings without SSE state, which CR0.TS and EM leave alone (SDM vol. 3A §2.5).
+    const untouched = ROWS.filter((r) => sseFamily.has(r.cpuid ?? 'base') && r.fpu === undefined).map((r) => r.mnemonic);
+    expect([...new Set(untouched)].sort()).toEqual(['crc32', 'lfence', 'mfence', 'movnti', 'sfence']);
+    expect(ROWS.filter((r) => r.fpu === 'sse').every((r) => sseFamily.has(r.cpuid ?? 'base'))).toBe(true);
+  });
 });
 
 describe('generated files (npm run gen)', () => {

@@ -25,8 +25,9 @@ import { ARITH, NO_FLAGS, type Feature, type MandatoryPrefix, type OperandKind, 
 
 type Spec = Omit<Parameters<typeof row>[0], 'flags'> & { readonly flags?: Row['flags'] };
 
+/** A row of this file: it uses the SSE state (`fpu: 'sse'`: CR0.EM and CR0.TS gate it). */
 function r(spec: Spec): Row {
-  return row({ flags: NO_FLAGS, ...spec });
+  return row({ flags: NO_FLAGS, fpu: 'sse', ...spec });
 }
 
 const PX: readonly OperandKind[] = ['Vdq', 'Wdq'];
@@ -73,7 +74,8 @@ function moveRows(): Row[] {
     r({ mnemonic: 'movq', map: '0f', opcode: 0x7e, prefix: 'f3', operands: ['Vq', 'Wq'], cpuid: sse2, exec: movqVW }),
     r({ mnemonic: 'movdqa', map: '0f', opcode: 0x7f, prefix: '66', operands: ['Wdq', 'Vdq'], cpuid: sse2, exec: (c, i) => movWV(c, i, true) }),
     r({ mnemonic: 'movdqu', map: '0f', opcode: 0x7f, prefix: 'f3', operands: ['Wdq', 'Vdq'], cpuid: sse2, exec: (c, i) => movWV(c, i, false) }),
-    r({ mnemonic: 'movnti', map: '0f', opcode: 0xc3, prefix: 'none', mod: 'mem', operands: ['My', 'Gy'], cpuid: sse2, exec: movnti }),
+    // A general-register store: no SSE state, so CR0.TS and EM do not concern it (no `fpu`).
+    row({ mnemonic: 'movnti', map: '0f', opcode: 0xc3, prefix: 'none', mod: 'mem', operands: ['My', 'Gy'], flags: NO_FLAGS, cpuid: sse2, exec: movnti }),
     r({ mnemonic: 'movq', map: '0f', opcode: 0xd6, prefix: '66', operands: ['Wq', 'Vq'], cpuid: sse2, exec: movqWV }),
     r({ mnemonic: 'pmovmskb', map: '0f', opcode: 0xd7, prefix: '66', mod: 'reg', operands: ['Gd', 'Udq'], cpuid: sse2, exec: pmovmskb }),
     r({ mnemonic: 'movntdq', map: '0f', opcode: 0xe7, prefix: '66', mod: 'mem', operands: ['Mdq', 'Vdq'], cpuid: sse2, exec: (c, i) => movWV(c, i, true) }),

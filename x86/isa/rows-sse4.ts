@@ -29,8 +29,9 @@ import { ARITH, NO_FLAGS, type Feature, type MandatoryPrefix, type OpcodeMap, ty
 
 type Spec = Omit<Parameters<typeof row>[0], 'flags'> & { readonly flags?: Row['flags'] };
 
+/** A row of this file: it uses the SSE state (`fpu: 'sse'`: CR0.EM and CR0.TS gate it). */
 function r(spec: Spec): Row {
-  return row({ flags: NO_FLAGS, ...spec });
+  return row({ flags: NO_FLAGS, fpu: 'sse', ...spec });
 }
 
 const PX: readonly OperandKind[] = ['Vdq', 'Wdq'];

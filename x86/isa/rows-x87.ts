@@ -28,16 +28,16 @@ const ARITH = ['add', 'mul', 'com', 'comp', 'sub', 'subr', 'div', 'divr'] as con
 const ARITH_OP = [OP_ADD, OP_MUL, -1, -1, OP_SUB, OP_SUBR, OP_DIV, OP_DIVR] as const;
 
 function mem(mnemonic: string, opcode: number, reg: number, operand: OperandKind, exec: Handler, test?: Row['test']): Row {
-  return row({ mnemonic, map: 'one', opcode, reg, mod: 'mem', operands: [operand], flags: NO_FLAGS, cpuid: fpu, exec, ...(test ? { test } : {}) });
+  return row({ mnemonic, map: 'one', opcode, reg, mod: 'mem', operands: [operand], flags: NO_FLAGS, cpuid: fpu, fpu: 'x87', exec, ...(test ? { test } : {}) });
 }
 
 function regForm(mnemonic: string, opcode: number, reg: number, operands: readonly OperandKind[], exec: Handler, flags: FlagEffect = NO_FLAGS): Row {
-  return row({ mnemonic, map: 'one', opcode, reg, mod: 'reg', operands, flags, cpuid: fpu, exec });
+  return row({ mnemonic, map: 'one', opcode, reg, mod: 'reg', operands, flags, cpuid: fpu, fpu: 'x87', exec });
 }
 
 /** One instruction per ModRM byte (D9 E0 FCHS...): opcode and the byte's reg/rm. */
 function single(mnemonic: string, opcode: number, modrm: number, exec: Handler, operands: readonly OperandKind[] = []): Row {
-  return row({ mnemonic, map: 'one', opcode, reg: (modrm >> 3) & 7, rm: modrm & 7, mod: 'reg', operands, flags: NO_FLAGS, cpuid: fpu, exec });
+  return row({ mnemonic, map: 'one', opcode, reg: (modrm >> 3) & 7, rm: modrm & 7, mod: 'reg', operands, flags: NO_FLAGS, cpuid: fpu, fpu: 'x87', exec });
 }
 
 function arithRows(): Row[] {
@@ -170,9 +170,9 @@ function controlRows(): Row[] {
     single('fnstsw', 0xdf, 0xe0, fnstswAx, ['AX']),
     single('fnclex', 0xdb, 0xe2, fnclex),
     single('fninit', 0xdb, 0xe3, fninit),
-    row({ name: 'fwait', mnemonic: 'fwait', map: 'one', opcode: 0x9b, operands: [], flags: NO_FLAGS, cpuid: fpu, exec: fwait }),
-    row({ mnemonic: 'fxsave', map: '0f', opcode: 0xae, reg: 0, mod: 'mem', prefix: 'none', operands: ['Mfxsave'], flags: NO_FLAGS, cpuid: 'fxsr', exec: fxsave }),
-    row({ mnemonic: 'fxrstor', map: '0f', opcode: 0xae, reg: 1, mod: 'mem', prefix: 'none', operands: ['Mfxsave'], flags: NO_FLAGS, cpuid: 'fxsr', exec: fxrstor }),
+    row({ name: 'fwait', mnemonic: 'fwait', map: 'one', opcode: 0x9b, operands: [], flags: NO_FLAGS, cpuid: fpu, fpu: 'wait', exec: fwait }),
+    row({ mnemonic: 'fxsave', map: '0f', opcode: 0xae, reg: 0, mod: 'mem', prefix: 'none', operands: ['Mfxsave'], flags: NO_FLAGS, cpuid: 'fxsr', fpu: 'fxsr', exec: fxsave }),
+    row({ mnemonic: 'fxrstor', map: '0f', opcode: 0xae, reg: 1, mod: 'mem', prefix: 'none', operands: ['Mfxsave'], flags: NO_FLAGS, cpuid: 'fxsr', fpu: 'fxsr', exec: fxrstor }),
   ];
 }
 

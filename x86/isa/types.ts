@@ -25,6 +25,19 @@
  *                `f64`: forced to 64, a 66 prefix is ignored (near branches on Intel).
  *  - `flags`     RFLAGS bits read, written, and left undefined (masked in differential tests).
  *  - `cpuid`     the CPUID feature the encoding belongs to (`base` for the 8086..x86-64 core).
+ *  - `fpu`       the instruction uses the x87/SSE state, so CR0.EM, MP and TS decide whether it
+ *                runs (SDM vol. 3A §2.5, CR0.MP/EM/TS and table 2-2 for x87; the "#NM" and
+ *                "#UD" lines of each instruction's exceptions in vol. 2):
+ *                  `x87`  every ESC D8-DF instruction, FNINIT/FNSAVE/FNSTSW/FNCLEX included:
+ *                         #NM if EM or TS;
+ *                  `wait` WAIT/FWAIT: #NM if MP and TS (EM alone does nothing);
+ *                  `sse`  SSE..SSE4.2 instructions that read or write an XMM register or MXCSR:
+ *                         #UD if EM, else #NM if TS;
+ *                  `fxsr` FXSAVE/FXRSTOR: #UD if EM, else #NM if TS.
+ *                Absent: CR0's FPU bits do not concern the instruction, also for the SSE-family
+ *                encodings that touch no SSE state (MOVNTI, the fences, PREFETCHh, CLFLUSH,
+ *                CRC32, POPCNT; the SDM's exception list for CR0.TS). `fpuGate` applies it.
+ *                Not modelled: CR4.OSFXSR = 0 making the `sse` rows #UD.
  *  - `lock`      a LOCK prefix is allowed (with a memory destination); otherwise LOCK is #UD.
  *  - `rep`       how F3/F2 act: `rep` (REP), `repcc` (REPE/REPNE); absent: ignored as on hardware.
  *  - `exec`      the semantics: a handler called with the CPU and the decoded instruction.
@@ -110,6 +123,31 @@ export type Feature =
 
 export type Handler = (c: Cpu, i: Insn) => void;
 
+/** How an instruction uses the x87/SSE state (the `fpu` column). */
+export type FpuUse = 'x87' | 'wait' | 'sse' | 'fxsr';
+
+/** CR0 bits that gate the `fpu` rows: MP (1), EM (2), TS (3). */
+export const CR0_FPU_BITS = 0xe;
+
+/**
+ * What CR0.MP/EM/TS (`cr0`, other bits ignored) make of an instruction whose `fpu` column is
+ * `use`: 0 (it runs), 7 (#NM) or 6 (#UD). The rule of the glossary's `fpu` column, as code.
+ */
+export function fpuGate(use: FpuUse, cr0: number): 0 | 6 | 7 {
+  const mp = (cr0 & 2) !== 0;
+  const em = (cr0 & 4) !== 0;
+  const ts = (cr0 & 8) !== 0;
+  switch (use) {
+    case 'x87':
+      return em || ts ? 7 : 0;
+    case 'wait':
+      return mp && ts ? 7 : 0;
+    case 'sse':
+    case 'fxsr':
+      return em ? 6 : ts ? 7 : 0;
+  }
+}
+
 /**
  * For rows whose result the driver supplies through a hook (CPUID, RDTSC, RDRAND, INT n...):
  * the differential comparison masks those bits and compares everything else (decoding, faults,
@@ -148,6 +186,7 @@ export interface Row {
   readonly f64?: boolean;
   readonly flags: FlagEffect;
   readonly cpuid?: Feature;
+  readonly fpu?: FpuUse;
   readonly lock?: boolean;
   readonly rep?: 'rep' | 'repcc';
   readonly ends?: boolean;
