@@ -45,6 +45,7 @@ import { UserError } from '../errors.js';
 import { honouredAction, type DomainConfig, type ShutdownAction } from '../toolstack/xl-cfg.js';
 import { ConsoleSession, type ConsoleInput } from './console-session.js';
 import type { ConsoleExpect } from './console-script.js';
+import { attachDisks, detachDisks, finishDisks, openDisks, type DiskWrites } from './disks.js';
 import { nodeHostClock } from './host-clock.js';
 
 export { loadXlConfig, parseXlConfig, type DomainConfig } from '../toolstack/xl-cfg.js';
@@ -80,6 +81,13 @@ export interface BootOptions {
   readonly input?: ConsoleInput;
   /** File that gets the domain's console output (created or truncated). */
   readonly consoleLog?: string;
+  /**
+   * Writable disks: 'overlay' (default) keeps the guest's writes in memory and never touches the
+   * image file; 'through' writes the file (disks.ts).
+   */
+  readonly diskWrites?: DiskWrites;
+  /** Directory that gets each disk as the guest left it, `<vdev>.img`, when the run ends. */
+  readonly diskExportDir?: string;
 }
 
 export type BootEnd =
@@ -179,6 +187,8 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
   const maxTimeNs = o.timeoutSeconds !== undefined ? Math.round(o.timeoutSeconds * 1e9) : undefined;
   const host = o.realtime === true ? nodeHostClock() : undefined;
   const session = new ConsoleSession(o);
+  // The disks outlive a restart (a rebooted domain finds what it wrote): opened once per run.
+  const disks = openDisks(cfg.disks, o.diskWrites);
 
   const consoleChunks: Uint8Array[] = [];
   const xenChunks: Uint8Array[] = [];
@@ -246,6 +256,9 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     });
     const storeRing = new XenStoreRing({ events: xen.events, domain: d, page: machine.view(storeMfn), port: built.layout.storeEvtchn, service: () => xs.pump() });
     xs.introduce(d.id, storeMfn, built.layout.storeEvtchn, storeRing);
+    const grants = d.gnttab?.hub;
+    if (grants === undefined) throw new Error('boot: the domain has no grant table');
+    const vbds = attachDisks(disks, { xs, events: xen.events, grants, domid: d.id, protocol: 'x86_64-abi' });
     o.onXenStore?.(xs, d.id);
     const xenLog = new LineSplitter((line) => o.onXenLog?.(line));
     let seen = 0;
@@ -280,21 +293,25 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     xenChunks.push(Uint8Array.from(d.consoleOut));
     if (console.broken !== undefined) diagnostics.push(console.broken);
     for (const m of xs.daemon.diagnostics) diagnostics.push(m);
+    diagnostics.push(...detachDisks(vbds));
     for (const m of d.mmu?.diagnostics ?? []) diagnostics.push(`strict: ${m.code}: ${m.message}`);
 
-    const finish = (end: BootEnd, detail: string): BootResult => ({
-      end,
-      exitCode: EXIT_CODES[end],
-      detail,
-      console: new TextDecoder().decode(concat(consoleChunks)),
-      xenLog: new TextDecoder().decode(concat(xenChunks)),
-      domain: d,
-      xenstore: xs,
-      instructions,
-      guestNs,
-      wallMs: performance.now() - started,
-      diagnostics,
-    });
+    const finish = (end: BootEnd, detail: string): BootResult => {
+      finishDisks(disks, o.diskExportDir);
+      return {
+        end,
+        exitCode: EXIT_CODES[end],
+        detail,
+        console: new TextDecoder().decode(concat(consoleChunks)),
+        xenLog: new TextDecoder().decode(concat(xenChunks)),
+        domain: d,
+        xenstore: xs,
+        instructions,
+        guestNs,
+        wallMs: performance.now() - started,
+        diagnostics,
+      };
+    };
     if (run.reason === 'instruction-limit') return finish('instruction-limit', `instruction limit: ${instructions} instructions retired`);
     if (run.reason === 'time-limit') return finish('timeout', `timeout: ${formatSeconds(guestNs)} of guest time`);
     if (run.reason === 'host-deadline' && session.script !== undefined) return finish('expect-timeout', session.script.timeoutDetail());
