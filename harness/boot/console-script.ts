@@ -49,8 +49,6 @@ export class ConsoleScript {
   private readonly decoder = new TextDecoder('utf-8');
   /** Total guest ns at which the current step gives up. */
   private deadlineNs: number;
-  /** Total guest ns at which the current step started waiting. */
-  private sinceNs = 0;
   /** For each matched step: the total guest ns of its match. */
   readonly matchedAt: number[] = [];
 
@@ -103,7 +101,6 @@ export class ConsoleScript {
       this.matchedAt.push(nowNs);
       if (step.reply !== undefined && step.reply.length > 0) replies.push(step.reply);
       this.index++;
-      this.sinceNs = nowNs;
       const next = this.steps[this.index];
       this.deadlineNs = next === undefined ? NO_TIMER : nowNs + next.timeoutNs;
     }
@@ -138,11 +135,6 @@ export class ConsoleScript {
   waitingNote(): string {
     const p = this.pendingPattern();
     return p === undefined ? '' : ` while the console script waited for ${p} (step ${this.index + 1} of ${this.steps.length}); last console line: ${this.lastLine()}`;
-  }
-
-  /** Total guest ns since the waiting step started waiting (for messages). */
-  waitingSince(): number {
-    return this.sinceNs;
   }
 }
 

@@ -29,6 +29,8 @@ interface BootCli {
   expectTimeout?: number;
   consoleLog?: string;
   ignoreStdin?: boolean;
+  diskWrites?: string;
+  diskExport?: string;
 }
 
 export default defineCommand<BootCli>({
@@ -60,6 +62,11 @@ export default defineCommand<BootCli>({
     expectTimeout: { type: 'number', describe: `Guest seconds each --expect waits before the run ends (exit 123); default 60` },
     consoleLog: { type: 'string', describe: "Also write the domain's console output to this file (created or truncated)" },
     ignoreStdin: { type: 'boolean', describe: 'Do not read stdin: no console input (a guest waiting for a key ends as stalled)' },
+    diskWrites: {
+      type: 'string',
+      describe: "Where a writable disk's writes go: 'overlay' (default: kept in memory, the image file is never modified) or 'through' (written to the image file)",
+    },
+    diskExport: { type: 'string', describe: 'At the end, write each disk as the guest left it to DIR/<vdev>.img (e.g. to inspect an overlay)' },
   } satisfies OptionTable<BootCli>,
   async run(opts, io) {
     const { UserError } = await import('../../errors.js');
@@ -71,6 +78,9 @@ export default defineCommand<BootCli>({
       throw new UserError('bad-option', '--max-instructions expects a positive whole number');
     }
     if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) throw new UserError('bad-option', '--seed expects an integer');
+    if (opts.diskWrites !== undefined && opts.diskWrites !== 'overlay' && opts.diskWrites !== 'through') {
+      throw new UserError('bad-option', `--disk-writes expects 'overlay' or 'through', not '${opts.diskWrites}'`);
+    }
     const { loadXlConfig } = await import('../../toolstack/xl-cfg.js');
     const { bootGuest, formatSeconds } = await import('../../boot/boot.js');
     const sets: unknown[] = opts.set === undefined ? [] : [opts.set].flat();
@@ -87,13 +97,14 @@ export default defineCommand<BootCli>({
           attach,
           onDetach: () =>
             io.stderr.write(
-              `\r\nxenlab: detached (Ctrl-]); domain ${config.name} runs on headless until it ends` +
+              `\nxenlab: detached (Ctrl-]); domain ${config.name} runs on headless until it ends` +
                 `${opts.consoleLog !== undefined ? `, its console going to ${opts.consoleLog}` : ' (its console is no longer shown)'}\n`,
             ),
         })
       : undefined;
     const attached = input?.attached === true;
-    if (attached) io.stderr.write(`xenlab: attached to the console of ${config.name}; Ctrl-] detaches\r\n`);
+    // Node's raw mode keeps the terminal's LF -> CR LF output translation: plain newlines do.
+    if (attached) io.stderr.write(`xenlab: attached to the console of ${config.name}; Ctrl-] detaches\n`);
     const realtime = opts.realtime ?? attached;
     let r;
     try {
@@ -107,18 +118,20 @@ export default defineCommand<BootCli>({
       ...(script.length > 0 ? { script } : {}),
       ...(opts.expectTimeout !== undefined ? { expectTimeoutSeconds: opts.expectTimeout } : {}),
       ...(opts.consoleLog !== undefined ? { consoleLog: opts.consoleLog } : {}),
+      ...(opts.diskWrites !== undefined ? { diskWrites: opts.diskWrites as 'overlay' | 'through' } : {}),
+      ...(opts.diskExport !== undefined ? { diskExportDir: opts.diskExport } : {}),
       ...(input !== undefined ? { input } : {}),
       onConsole: (bytes) => {
         // Once detached, the console goes to the log only.
         if (input?.detached !== true) progress.stdout(bytes);
       },
-      onXenLog: (line) => progress.stderr(`(d1) ${line}${attached && input.attached ? '\r' : ''}\n`),
+      onXenLog: (line) => progress.stderr(`(d1) ${line}\n`),
       ...(io.interactive && !attached ? { onProgress: (p: { instructions: number; guestNs: number }) => progress.show(p.instructions, p.guestNs) } : {}),
       });
     } finally {
       input?.close();
     }
-    if (attached && !input.detached) io.stderr.write('\r\n');
+    if (attached && !input.detached) io.stderr.write('\n'); // the guest's last line may be unfinished
     progress.clear();
     for (const d of r.diagnostics) io.stderr.write(`xenlab: ${d}\n`);
     if (opts.stats === true) io.stderr.write(hypercallTable(r.domain.stats.list()));

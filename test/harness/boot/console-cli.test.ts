@@ -134,7 +134,7 @@ describe('xenlab boot attached to a terminal', () => {
     const r = await attached(['add 2 3\r', 'ec\x7fcho \x03', 'quit\r'], []);
     expect(r.tty.raw).toEqual([true, false]);
     expect(r.stdout).toBe(`${BANNER}probe> add 2 3\r\n5\r\nprobe> ec\b \bcho ^C\r\nprobe> quit\r\nbye\r\n`);
-    expect(r.stderr).toMatch(/^xenlab: attached to the console of probe-console; Ctrl-\] detaches\r\n/);
+    expect(r.stderr).toMatch(/^xenlab: attached to the console of probe-console; Ctrl-\] detaches\n/);
     expect(summary(r.stderr)).toMatch(/^xenlab: domain 1 shut down: SHUTDOWN_poweroff code 0;/);
     expect(r.status).toBe(0);
   });
