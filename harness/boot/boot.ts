@@ -292,6 +292,7 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     consoleChunks.push(console.log());
     xenChunks.push(Uint8Array.from(d.consoleOut));
     if (console.broken !== undefined) diagnostics.push(console.broken);
+    if (session.logFailure !== undefined && !diagnostics.includes(session.logFailure)) diagnostics.push(session.logFailure);
     for (const m of xs.daemon.diagnostics) diagnostics.push(m);
     diagnostics.push(...detachDisks(vbds));
     for (const m of d.mmu?.diagnostics ?? []) diagnostics.push(`strict: ${m.code}: ${m.message}`);

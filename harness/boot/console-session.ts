@@ -50,6 +50,8 @@ export class ConsoleSession {
   private clock: VirtualClock | undefined;
   /** Total guest ns of the boots before the current one. */
   private before = 0;
+  /** Set when writing the console log failed: logging stopped (a diagnostic of the run). */
+  logFailure: string | undefined = undefined;
 
   /** Throws UserError for a bad script or a log file that cannot be written. */
   constructor(private readonly o: ConsoleSessionOptions) {
@@ -72,7 +74,13 @@ export class ConsoleSession {
 
   /** Console output as the backend drains it (inside the guest's EVTCHNOP_send). */
   output(bytes: Uint8Array): void {
-    if (this.o.consoleLog !== undefined) appendFileSync(this.o.consoleLog, bytes);
+    if (this.o.consoleLog !== undefined && this.logFailure === undefined) {
+      try {
+        appendFileSync(this.o.consoleLog, bytes);
+      } catch (e) {
+        this.logFailure = `${this.o.consoleLog}: writing the console log failed (${(e as NodeJS.ErrnoException).code ?? String(e)}); the log stops here`;
+      }
+    }
     if (this.script === undefined || this.console === undefined || this.clock === undefined) return;
     for (const reply of this.script.output(bytes, this.before + this.clock.now())) this.console.type(reply);
   }

@@ -5,6 +5,7 @@
  * exits when the domain ends), --ignore-stdin, and a fake terminal attached in raw mode, typed
  * at, detached with Ctrl-] and restored.
  */
+import { spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -76,6 +77,19 @@ describe('xenlab boot with stdin', () => {
     const r = spawnCli(['boot', 'fixtures/guests/probe-console.cfg'], process.env, 'add 2 3\nquit\n');
     expect(r.stdout).toBe(`${BANNER}probe> add 2 3\r\n5\r\nprobe> quit\r\nbye\r\n`);
     expect(r.status).toBe(0);
+  });
+
+  it('a pipe left open: the real binary answers each line as it is written and exits when the domain ends', async () => {
+    const child = spawn(process.execPath, ['bin/xenlab.js', 'boot', 'fixtures/guests/probe-console.cfg'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      // Like a user: the next line only once the prompt is back; stdin is never closed.
+      if (out.endsWith('probe> ')) child.stdin.write(out.includes('\r\n5\r\n') ? 'quit\n' : 'add 2 3\n');
+    });
+    const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(out).toBe(`${BANNER}probe> add 2 3\r\n5\r\nprobe> quit\r\nbye\r\n`);
+    expect(status).toBe(0);
   });
 
   it('--ignore-stdin and --expect leave stdin alone', async () => {

@@ -112,6 +112,10 @@ describe('a scripted console session', () => {
     expect(readFileSync(log, 'utf8')).toBe(r.console);
     await boot({ script: [{ expect: 'probe> ', send: 'quit\n' }], consoleLog: log });
     expect(readFileSync(log, 'utf8')).toBe('probe-console: type help for the commands, quit to power off\r\nprobe> quit\r\nbye\r\n');
+    // A log that cannot be written any more stops, with a diagnostic; the run goes on.
+    const full = await boot({ script: SESSION, consoleLog: '/dev/full' });
+    expect(full.end).toBe('poweroff');
+    expect(full.diagnostics).toEqual(['/dev/full: writing the console log failed (ENOSPC); the log stops here']);
     let err: unknown;
     try {
       await boot({ consoleLog: join(dir, 'no/such/dir/log') });
