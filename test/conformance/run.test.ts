@@ -86,4 +86,15 @@ describe('conformance run', () => {
     const b = await runCli(['conformance', '--format', 'pdf']);
     expect(b.stderr).toBe("xenlab: --format: unknown format 'pdf' (expected tap, junit, json, html)\n");
   });
+
+  it('every built-in profile passes (what npm start runs)', async () => {
+    const r = await runConformance({ profiles: BUILTIN_PROFILES, root: ROOT, version: 'test' });
+    const failures = r.guests.flatMap((g) => [
+      ...(g.error !== undefined ? [`${g.name}: ${g.error}`] : []),
+      ...g.tests.filter((t) => t.status === 'fail').map((t) => `${g.name} not ok ${t.id} - ${t.name}: ${t.detail ?? ''}`),
+    ]);
+    expect(failures).toEqual([]);
+    expect(r.totals.guests).toBe(BUILTIN_PROFILES.length);
+    expect(r.totals.passed).toBeGreaterThan(350);
+  });
 });
