@@ -29,6 +29,8 @@ interface BootCli {
   expectTimeout?: number;
   consoleLog?: string;
   ignoreStdin?: boolean;
+  /** Serve the XenStore on this Unix socket ('auto': under $XDG_RUNTIME_DIR or the temp dir, with the pid). */
+  xenstoreSocket?: string;
   diskWrites?: string;
   diskExport?: string;
 }
@@ -62,6 +64,10 @@ export default defineCommand<BootCli>({
     expectTimeout: { type: 'number', describe: `Guest seconds each --expect waits before the run ends (exit 123); default 60` },
     consoleLog: { type: 'string', describe: "Also write the domain's console output to this file (created or truncated)" },
     ignoreStdin: { type: 'boolean', describe: 'Do not read stdin: no console input (a guest waiting for a key ends as stalled)' },
+    xenstoreSocket: {
+      type: 'string',
+      describe: "Serve the domain's XenStore on this Unix socket for 'xenlab xenstore ...' ('auto' picks a path and prints it); served while the run waits for input",
+    },
     diskWrites: {
       type: 'string',
       describe: "Where a writable disk's writes go: 'overlay' (default: kept in memory, the image file is never modified) or 'through' (written to the image file)",
@@ -87,6 +93,19 @@ export default defineCommand<BootCli>({
     const script = await consoleScript(opts);
     const config = loadXlConfig(opts.config, sets.map(String));
     const progress = new ProgressLine(io);
+    // The XenStore socket: a new server for each boot (a restart builds a new XenStore).
+    const { serveXenStoreSocket, defaultSocketPath } = await import('../../xenstore/socket.js');
+    const xsPath = opts.xenstoreSocket === undefined ? undefined : opts.xenstoreSocket === 'auto' || opts.xenstoreSocket === '' ? defaultSocketPath(io.env) : opts.xenstoreSocket;
+    let xsServer: Promise<{ close(): Promise<void> } | undefined> = Promise.resolve(undefined);
+    const onXenStore = (xs: import('../../xenstore/host.js').XenStore): void => {
+      if (xsPath === undefined) return;
+      const first = xsServer;
+      xsServer = first.then(async (prev) => {
+        await prev?.close();
+        return serveXenStoreSocket(xs, xsPath);
+      });
+    };
+    if (xsPath !== undefined) progress.stderr(`xenlab: XenStore socket ${xsPath}\n`);
     for (const w of config.warnings) progress.stderr(`xenlab: ${w}\n`);
     const { StdinInput, isTerminal } = await import('../../boot/terminal.js');
     const attach = isTerminal(io.stdin) && isTerminal(io.stdout);
@@ -125,6 +144,7 @@ export default defineCommand<BootCli>({
         // Once detached, the console goes to the log only.
         if (input?.detached !== true) progress.stdout(bytes);
       },
+      onXenStore,
       onXenLog: (line) => progress.stderr(`(d1) ${line}\n`),
       ...(io.interactive && !attached ? { onProgress: (p: { instructions: number; guestNs: number }) => progress.show(p.instructions, p.guestNs) } : {}),
       });
@@ -133,6 +153,7 @@ export default defineCommand<BootCli>({
     }
     if (attached && !input.detached) io.stderr.write('\n'); // the guest's last line may be unfinished
     progress.clear();
+    await (await xsServer)?.close();
     for (const d of r.diagnostics) io.stderr.write(`xenlab: ${d}\n`);
     if (opts.stats === true) io.stderr.write(hypercallTable(r.domain.stats.list()));
     const mips = r.instructions / Math.max(r.wallMs, 1e-3) / 1e3;
