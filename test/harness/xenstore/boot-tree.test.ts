@@ -55,3 +55,17 @@ describe('bootGuest: XenStore', () => {
     expect(r.diagnostics).toEqual([]);
   });
 });
+
+describe('xenlab boot --xenstore-socket', () => {
+  it('serves the socket during the run, says where, and removes it at the end', async () => {
+    const { runCli } = await import('../../support/cli.js');
+    const { existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const cfg = writeTinyGuest(dir, 'sock', { xenLog: 'hi\n', end: { shutdown: 0 } });
+    const sock = join(dir, 'boot.sock');
+    const r = await runCli(['boot', cfg, '--xenstore-socket', sock, '--ignore-stdin']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`xenlab: XenStore socket ${sock}\n`);
+    expect(existsSync(sock)).toBe(false);
+  });
+});
