@@ -1,6 +1,6 @@
 /**
  * Debian's Linux kernel against xenlab's xenstored, as a benchmark-style run (too slow for the
- * test suite: Linux reaches its first XenStore request after about 1.5 G instructions, several
+ * test suite: Linux's first XenStore request comes after more than 1.5 G instructions, several
  * minutes of emulation). Boots the fetched cloud kernel headless with no disk, prints every
  * XenStore message the domain exchanges (with the wall time), then how the run ended and the
  * console's tail. With xenstored on its ring Linux gets past balloon_init's watch on
