@@ -128,25 +128,25 @@ export default defineCommand<BootCli>({
     let r;
     try {
       r = await bootGuest({
-      config,
-      ...(opts.timeout !== undefined ? { timeoutSeconds: opts.timeout } : {}),
-      ...(opts.maxInstructions !== undefined ? { maxInstructions: opts.maxInstructions } : {}),
-      ...(realtime ? { realtime: true } : {}),
-      ...(opts.strict === true ? { strict: true } : {}),
-      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-      ...(script.length > 0 ? { script } : {}),
-      ...(opts.expectTimeout !== undefined ? { expectTimeoutSeconds: opts.expectTimeout } : {}),
-      ...(opts.consoleLog !== undefined ? { consoleLog: opts.consoleLog } : {}),
-      ...(opts.diskWrites !== undefined ? { diskWrites: opts.diskWrites as 'overlay' | 'through' } : {}),
-      ...(opts.diskExport !== undefined ? { diskExportDir: opts.diskExport } : {}),
-      ...(input !== undefined ? { input } : {}),
-      onConsole: (bytes) => {
-        // Once detached, the console goes to the log only.
-        if (input?.detached !== true) progress.stdout(bytes);
-      },
-      onXenStore,
-      onXenLog: (line) => progress.stderr(`(d1) ${line}\n`),
-      ...(io.interactive && !attached ? { onProgress: (p: { instructions: number; guestNs: number }) => progress.show(p.instructions, p.guestNs) } : {}),
+        config,
+        ...(opts.timeout !== undefined ? { timeoutSeconds: opts.timeout } : {}),
+        ...(opts.maxInstructions !== undefined ? { maxInstructions: opts.maxInstructions } : {}),
+        ...(realtime ? { realtime: true } : {}),
+        ...(opts.strict === true ? { strict: true } : {}),
+        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+        ...(script.length > 0 ? { script } : {}),
+        ...(opts.expectTimeout !== undefined ? { expectTimeoutSeconds: opts.expectTimeout } : {}),
+        ...(opts.consoleLog !== undefined ? { consoleLog: opts.consoleLog } : {}),
+        ...(opts.diskWrites !== undefined ? { diskWrites: opts.diskWrites as 'overlay' | 'through' } : {}),
+        ...(opts.diskExport !== undefined ? { diskExportDir: opts.diskExport } : {}),
+        ...(input !== undefined ? { input } : {}),
+        onConsole: (bytes) => {
+          // Once detached, the console goes to the log only.
+          if (input?.detached !== true) progress.stdout(bytes);
+        },
+        onXenStore,
+        onXenLog: (line) => progress.stderr(`(d1) ${line}\n`),
+        ...(io.interactive && !attached ? { onProgress: (p: { instructions: number; guestNs: number }) => progress.show(p.instructions, p.guestNs) } : {}),
       });
     } finally {
       input?.close();
