@@ -4,9 +4,12 @@
  * how long it may run in guest time, and optionally a console script that answers the guest's
  * prompts (expect/send, deterministic). The guest reports in TAP on its console.
  *
- * The built-in profiles are the probe guests of `fixtures/guests/`; a porter's own profiles
- * arrive with the profile-file loader (docs/profiles.md, a later issue).
+ * The built-in profiles are the probe guests of `fixtures/guests/` and Debian's GRUB for Xen (its
+ * checks are steps of its console script, as it prints no TAP); a porter's own profiles arrive
+ * with the profile-file loader (docs/profiles.md, a later issue).
  */
+import type { FixtureName } from '../fixtures/pipeline/catalogue.js';
+import { GRUB_DISK_HELLO } from '../fixtures/pipeline/grub-disk.js';
 import type { ConsoleExpect } from '../harness/boot/console-script.js';
 
 export interface GuestProfile {
@@ -22,6 +25,23 @@ export interface GuestProfile {
   readonly timeoutSeconds: number;
   /** Console input: expect/send steps answered as the console is drained (harness/boot/console-script.ts). */
   readonly script?: readonly ConsoleExpect[];
+  /**
+   * For a guest that prints no TAP (a third-party port such as GRUB): its tests are these steps,
+   * run as its console script; each passes when its pattern is seen (conformance/run.ts).
+   */
+  readonly checks?: readonly ScriptCheck[];
+  /**
+   * The Debian fixture the guest comes from: `xenlab conformance` runs the profile by default only
+   * when that fixture is cached (`npm run fixtures`); named with --guest, it is fetched.
+   */
+  readonly fixture?: FixtureName;
+  /** Runs before the boot: makes what the guest needs, returns more `KEY=VALUE` overrides. */
+  readonly prepare?: () => Promise<readonly string[]>;
+}
+
+/** One step of a guest's console script that is also one of its tests. */
+export interface ScriptCheck extends ConsoleExpect {
+  readonly name: string;
 }
 
 const probe = (name: string, description: string, extra: Partial<GuestProfile> = {}): GuestProfile => ({
@@ -49,7 +69,49 @@ const CONSOLE_SCRIPT: readonly ConsoleExpect[] = [
   { expect: '# prompt: two\n', send: 'first\nsecond\n' },
 ];
 
-/** The probe guests (fixtures/guests/README.md and docs/probe-guests.md say what each tests). */
+const regexText = (t: string): string => t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+/** The command's output, then GRUB's next prompt (where the next command is typed). */
+const thenPrompt = (t: string): RegExp => new RegExp(`${t}[\\s\\S]*?grub> `);
+
+/**
+ * GRUB's session (docs/grub.md): each pattern is output GRUB prints that the typed command does
+ * not contain, so the echo of a command line never satisfies it. GRUB reaches its prompt in
+ * about 0.04 s of guest time; 2 s per step is ample and fails fast.
+ */
+export const GRUB_CHECKS: readonly ScriptCheck[] = [
+  { name: "GRUB finds the disk through XenStore and reads its grub.cfg over blkfront", expect: 'xenlab: read grub.cfg from (xen/xvda)', timeoutSeconds: 2 },
+  { name: 'GRUB shows its prompt', expect: 'grub> ', send: 'ls\r', timeoutSeconds: 2 },
+  { name: '`ls` lists the Xen disk (xen/xvda)', expect: thenPrompt(regexText('(xen/xvda)')), send: 'ls (xen/xvda)\r', timeoutSeconds: 2 },
+  { name: '`ls (xen/xvda)` finds an ext* file system on it', expect: thenPrompt(regexText('Filesystem type ext*')), send: 'ls (xen/xvda)/\r', timeoutSeconds: 2 },
+  { name: '`ls (xen/xvda)/` lists hello.txt', expect: thenPrompt(regexText('hello.txt')), send: 'cat (xen/xvda)/hello.txt\r', timeoutSeconds: 2 },
+  { name: '`cat (xen/xvda)/hello.txt` prints the file', expect: thenPrompt(regexText(GRUB_DISK_HELLO.trimEnd())), send: 'halt\r', timeoutSeconds: 2 },
+];
+
+/**
+ * Debian's GRUB for Xen with the pipeline's disk: the sample config, its kernel and disk given
+ * from the fixture cache wherever it is (XENLAB_FIXTURES_CACHE), the disk built afresh.
+ */
+const GRUB_PROFILE: GuestProfile = {
+  name: 'grub',
+  description: "Debian's GRUB for Xen (grub-x86_64-xen.bin): XenStore, blkfront on xenlab's blkback, an ext4 disk, its prompt driven by a console script",
+  config: 'fixtures/configs/grub.cfg',
+  expectEnd: 'poweroff',
+  timeoutSeconds: 10,
+  checks: GRUB_CHECKS,
+  fixture: 'grub-xen',
+  async prepare() {
+    const { requireFixture } = await import('../fixtures/pipeline/cache.js');
+    const { buildGrubDisk, grubDiskPath } = await import('../fixtures/pipeline/grub-disk.js');
+    const kernel = (await requireFixture('grub-xen')).file('x86_64-xen');
+    const disk = (await buildGrubDisk({ out: grubDiskPath() })).out;
+    return [`kernel=${kernel}`, `disk=[ "format=raw,vdev=xvda,access=ro,target=${disk}" ]`];
+  },
+};
+
+/**
+ * The probe guests (fixtures/guests/README.md and docs/probe-guests.md say what each tests), and
+ * GRUB (docs/grub.md).
+ */
 export const BUILTIN_PROFILES: readonly GuestProfile[] = [
   probe('probe-basics', 'xen_version, start_info, P2M/M2P, memory_op, console_io, error codes, first traps'),
   probe('probe-events', 'event channels (IPI, masking, interdomain loopback), VIRQ_TIMER, block, poll, pvclock'),
@@ -65,4 +127,5 @@ export const BUILTIN_PROFILES: readonly GuestProfile[] = [
   shutdown('reboot', 'reboot'),
   shutdown('crash', 'crash'),
   shutdown('watchdog', 'watchdog'),
+  GRUB_PROFILE,
 ];
