@@ -1,5 +1,6 @@
 /**
- * A conformance run: boots each profile's guest headless, reads its TAP, adds the harness's own
+ * A conformance run: boots each profile's guest headless, reads its TAP (or, for a guest without
+ * TAP, replays its console-script checks over the console), adds the harness's own
  * checks (the TAP stream is complete and well formed; the domain ended as the profile expects;
  * the console ring stayed intact), and collects hypercall usage, into the run record that
  * `reports/` renders. A guest that cannot be booted at all (missing image, bad config) is a
@@ -10,7 +11,8 @@ import { bootGuest, type BootResult } from '../harness/boot/boot.js';
 import { isUserError } from '../harness/errors.js';
 import { RECORD_VERSION, totalsOf, type GuestRecord, type RunRecord, type TestRecord } from '../harness/record.js';
 import { loadXlConfig } from '../harness/toolstack/xl-cfg.js';
-import type { GuestProfile } from './profile.js';
+import { ConsoleScript } from '../harness/boot/console-script.js';
+import type { GuestProfile, ScriptCheck } from './profile.js';
 import { parseGuestTap } from './tap.js';
 
 export interface ConformanceOptions {
@@ -53,6 +55,25 @@ function failedBoot(p: GuestProfile, config: string, error: string): GuestRecord
   };
 }
 
+/**
+ * A profile's console-script checks (a guest without TAP): the script replayed over the console
+ * log as the boot matched it, each step passing when its pattern was seen. The first step never
+ * seen fails with how the run ended (for an expect-timeout, the pattern and the last line); the
+ * later ones were never reached.
+ */
+function scriptChecks(checks: readonly ScriptCheck[], r: BootResult): TestRecord[] {
+  const replay = new ConsoleScript(checks);
+  replay.output(new TextEncoder().encode(r.console), 0);
+  const seen = replay.matched;
+  return checks.map((c, k) => ({
+    id: k + 1,
+    name: c.name,
+    status: k < seen ? 'pass' : 'fail',
+    source: 'guest',
+    ...(k === seen ? { detail: `not seen: ${r.detail}` } : k > seen ? { detail: 'not reached' } : {}),
+  }));
+}
+
 /** The harness's checks after the guest's own tests, numbered on from them. */
 function harnessChecks(p: GuestProfile, r: BootResult, firstId: number, problems: readonly string[]): TestRecord[] {
   let id = firstId;
@@ -64,7 +85,7 @@ function harnessChecks(p: GuestProfile, r: BootResult, firstId: number, problems
     ...(failure !== undefined ? { detail: failure } : {}),
   });
   return [
-    check('the guest printed a complete TAP stream', problems.length === 0 ? undefined : problems.join('\n')),
+    ...(p.checks === undefined ? [check('the guest printed a complete TAP stream', problems.length === 0 ? undefined : problems.join('\n'))] : []),
     check(`the domain ended with ${p.expectEnd}`, r.end === p.expectEnd ? undefined : `ended: ${r.end} (${r.detail})`),
   ];
 }
@@ -75,11 +96,13 @@ async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestReco
   const t0 = wallNow();
   let r: BootResult;
   try {
-    const config = loadXlConfig(path, p.overrides ?? []);
+    const more = p.prepare !== undefined ? await p.prepare() : [];
+    const config = loadXlConfig(path, [...(p.overrides ?? []), ...more]);
+    const script = p.checks ?? p.script;
     r = await bootGuest({
       config,
       timeoutSeconds: p.timeoutSeconds,
-      ...(p.script !== undefined ? { script: p.script } : {}),
+      ...(script !== undefined ? { script } : {}),
       ...(o.strict === true ? { strict: true } : {}),
       ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
     });
@@ -87,7 +110,7 @@ async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestReco
     if (isUserError(e)) return failedBoot(p, shown, e.message);
     throw e;
   }
-  const tap = parseGuestTap(r.console);
+  const tap = p.checks === undefined ? parseGuestTap(r.console) : { tests: scriptChecks(p.checks, r), problems: [] };
   const tests = [...tap.tests];
   const lastId = tests.reduce((m, t) => Math.max(m, t.id), 0);
   tests.push(...harnessChecks(p, r, lastId + 1, tap.problems));

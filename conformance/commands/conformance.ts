@@ -1,8 +1,8 @@
 /**
- * `xenlab conformance`: boots the built-in probe guests (or those named), checks their TAP and
- * how they end, writes the reports (reports/out/ by default: results.tap, junit.xml,
- * report.json, report.html), prints a one-screen summary, and exits 1 when anything failed.
- * `npm start` runs it.
+ * `xenlab conformance`: boots the built-in probe guests and, when its fixture is cached, GRUB
+ * (or those named), checks their TAP (GRUB: its console-script checks) and how they end, writes
+ * the reports (reports/out/ by default: results.tap, junit.xml, report.json, report.html),
+ * prints a one-screen summary, and exits 1 when anything failed. `npm start` runs it.
  */
 import { defineCommand, type OptionTable } from '../../harness/cli/command.js';
 
@@ -34,8 +34,12 @@ export default defineCommand<ConformanceCli>({
     const { renderSummary } = await import('../summary.js');
     const { RENDERERS, REPORT_FORMATS } = await import('../../reports/index.js');
 
+    // A profile of a Debian fixture runs by default only when the fixture is cached.
+    const { defaultCacheDir, listFixtures } = await import('../../fixtures/pipeline/cache.js');
+    const cached = new Set(listFixtures({ cacheDir: defaultCacheDir(io.env) }).map((f) => f.fixture));
+    const absent = (p: (typeof BUILTIN_PROFILES)[number]): boolean => p.fixture !== undefined && !cached.has(p.fixture);
     if (opts.list === true) {
-      for (const p of BUILTIN_PROFILES) io.stdout.write(`${p.name.padEnd(22)} ${p.description}\n`);
+      for (const p of BUILTIN_PROFILES) io.stdout.write(`${p.name.padEnd(22)} ${p.description}${absent(p) ? ` (needs fixture ${p.fixture}: npm run fixtures)` : ''}\n`);
       return 0;
     }
     const formats = opts.format === undefined || opts.format.length === 0 ? REPORT_FORMATS : opts.format;
@@ -48,6 +52,9 @@ export default defineCommand<ConformanceCli>({
         if (!profiles.some((p) => p.name === g)) throw new UserError('bad-option', `--guest: no profile named '${g}' (see 'xenlab conformance --list')`);
       }
       profiles = profiles.filter((p) => opts.guest!.includes(p.name));
+    } else {
+      for (const p of profiles.filter(absent)) io.stderr.write(`xenlab: ${p.name} not run: fixture ${p.fixture} is not cached (npm run fixtures, or --guest ${p.name} to fetch it)\n`);
+      profiles = profiles.filter((p) => !absent(p));
     }
     const n = profiles.length;
     const record = await runConformance({

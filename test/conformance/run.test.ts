@@ -79,6 +79,41 @@ describe('conformance run', () => {
     expect(report.guests[0].console).toContain('# prompt: big\nok 3 - a line of 3000 bytes');
   });
 
+  it("takes a guest without TAP by its console-script checks: seen, not seen (with how the run ended), not reached", async () => {
+    const guest = writeTinyGuest(dir, 'no-tap', { console: 'hello\nready> \n', end: { shutdown: 0 } });
+    const r = await runConformance({
+      profiles: [
+        {
+          ...profile('scripted', guest),
+          checks: [
+            { name: 'says hello', expect: 'hello' },
+            { name: 'shows its prompt', expect: /ready> / },
+            { name: 'answers', expect: 'never printed' },
+            { name: 'answers again', expect: 'nor this' },
+          ],
+        },
+      ],
+      root: ROOT,
+      version: 'test',
+    });
+    expect(r.guests[0]!.tests).toEqual([
+      { id: 1, name: 'says hello', status: 'pass', source: 'guest' },
+      { id: 2, name: 'shows its prompt', status: 'pass', source: 'guest' },
+      { id: 3, name: 'answers', status: 'fail', source: 'guest', detail: 'not seen: domain 1 shut down: SHUTDOWN_poweroff code 0' },
+      { id: 4, name: 'answers again', status: 'fail', source: 'guest', detail: 'not reached' },
+      { id: 5, name: 'the domain ended with poweroff', status: 'pass', source: 'harness' },
+    ]);
+  });
+
+  it('leaves a profile whose fixture is not cached out of the default run, and says so', async () => {
+    const absent = await runCli(['conformance', '--list'], { ...process.env, XENLAB_FIXTURES_CACHE: join(dir, 'empty-cache') });
+    expect(absent.stdout).toMatch(/^grub +Debian's GRUB .*\(needs fixture grub-xen: npm run fixtures\)$/m);
+    expect(absent.stdout).toMatch(/^probe-basics +[^(]*$/m);
+    // The tests' own cache has it (test/support/global-setup.ts fetches every fixture).
+    const cached = await runCli(['conformance', '--list']);
+    expect(cached.stdout).toMatch(/^grub +Debian's GRUB [^(]*\(grub-x86_64-xen\.bin\)[^(]*$/m);
+  });
+
   it('refuses an unknown guest or format with one line', async () => {
     const a = await runCli(['conformance', '--guest', 'nosuch']);
     expect(a.status).not.toBe(0);
