@@ -341,6 +341,8 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     } else {
       throw new Error(`boot: the scheduler ended with domain ${d.id} still running`);
     }
+    // xenstored hears of a shut-down or crashed domain through VIRQ_DOM_EXC: @releaseDomain fires.
+    xs.domainShutdown(d.id);
     if (action === undefined || honouredAction(action) !== 'restart') return finish(end, detail);
     const out = (o.maxInstructions !== undefined && instructions >= o.maxInstructions) || (maxTimeNs !== undefined && guestNs >= maxTimeNs);
     if (restarts >= MAX_RESTARTS || out) {

@@ -60,6 +60,15 @@ describe('bootGuest: how a run ends', () => {
     expect(r.detail).toMatch(/^domain 1 crashed: .*vector 6/);
   });
 
+  it('a domain that ends, by shutdown or crash, fires @releaseDomain for watchers in xenstored', async () => {
+    for (const end of [{ shutdown: 0 }, 'ud2'] as const) {
+      const fired: string[] = [];
+      const r = await boot({ end }, '', { onXenStore: (xs) => xs.host.watch('@releaseDomain', 'rel', (path) => fired.push(path)) });
+      // The initial event on WATCH, then the one when the domain ended.
+      expect({ end: r.end, fired }).toEqual({ end: typeof end === 'string' ? 'crash' : 'poweroff', fired: ['@releaseDomain', '@releaseDomain'] });
+    }
+  });
+
   it('a watchdog that expires: exit 6 after its timeout in guest time', async () => {
     const r = await boot({ xenLog: 'arming\n', end: { watchdog: 2 } });
     expect(r).toMatchObject({ end: 'watchdog', exitCode: 6, detail: 'domain 1 shut down: SHUTDOWN_watchdog code 0' });
