@@ -39,6 +39,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { canonicalDiskSpec, parseDiskSpec, type DiskSpec } from './disk-spec.js';
+import { parseNicSpec, type NicSpec } from './nic-spec.js';
 
 /** An xl value: a string (quoted, or a number as written) or a list of values. */
 export type XlValue = string | readonly XlValue[];
@@ -96,8 +97,10 @@ export interface DomainConfig {
    * by xenlab's blkback (docs/blkback.md).
    */
   readonly disks: readonly DiskSpec[];
-  /** `vif` specs as written (issue 7; not used yet). */
+  /** `vif` specs as written. */
   readonly vif: readonly string[];
+  /** The same parsed (harness/toolstack/nic-spec.ts); not attached to a boot yet (docs/netback.md). */
+  readonly vifs: readonly NicSpec[];
   /** Other known xl keys, kept as written and not used (in the order last set). */
   readonly other: readonly { readonly key: string; readonly value: XlValue }[];
   /** `file:line: warning: ...` lines: unknown keys, unsupported keys and actions, overridden keys. */
@@ -515,6 +518,18 @@ function interpret(file: string, settings: ReturnType<typeof mergeSettings>): Do
     disks.push({ ...d, target: isAbsolute(d.target) ? d.target : resolve(s.base, d.target) });
   });
   const vif = list('vif');
+  const vifs: NicSpec[] = [];
+  vif.forEach((spec, k) => {
+    const s = get('vif') as XlSetting;
+    const refuse = (why: string): never => bad(s, `vif entry ${k} (${JSON.stringify(spec)}): ${why}`);
+    const n = parseNicSpec(spec, k, name);
+    if (typeof n === 'string') return refuse(n);
+    const sameDev = vifs.find((e) => e.devid === n.devid);
+    if (sameDev !== undefined) return refuse(`devid ${n.devid} is already used by vif entry ${vifs.indexOf(sameDev)}`);
+    const sameMac = vifs.find((e) => e.mac === n.mac);
+    if (sameMac !== undefined) return refuse(`mac ${n.mac} is already used by vif entry ${vifs.indexOf(sameMac)}`);
+    vifs.push(n);
+  });
   if (vif.length > 0) warnings.push(`${at(get('vif') as XlSetting)}: warning: vif is not supported yet (${vif.length} device${vif.length === 1 ? '' : 's'} ignored)`);
 
   return {
@@ -537,6 +552,7 @@ function interpret(file: string, settings: ReturnType<typeof mergeSettings>): Do
     disk,
     disks,
     vif,
+    vifs,
     other,
     warnings,
   };

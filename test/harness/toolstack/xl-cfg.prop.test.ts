@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../../harness/errors.js';
 import { canonicalDiskSpec, parseDiskSpec, type DiskSpec } from '../../../harness/toolstack/disk-spec.js';
+import { parseNicSpec, type NicSpec } from '../../../harness/toolstack/nic-spec.js';
 import { MAX_CMDLINE_BYTES, MAX_MEMORY_MIB, MAX_VCPUS, SHUTDOWN_ACTIONS, parseXlConfig, printXlConfig, type DomainConfig, type XlValue } from '../../../harness/toolstack/xl-cfg.js';
 
 const FILE = '/cfg/guest.cfg';
@@ -48,14 +49,20 @@ const config: fc.Arbitrary<DomainConfig> = fc
       fc.record({ vdev: fc.constantFrom('xvda', 'xvdb', 'xvdc1', 'hdc', 'sdb', 'xvdaa', 'd3p4'), rw: fc.boolean(), cdrom: fc.boolean(), discard: fc.boolean(), target: path }),
       { selector: (d) => d.vdev.slice(0, 4), maxLength: 3 },
     ),
-    vif: fc.array(text(), { maxLength: 3 }),
+    vif: fc.array(
+      fc.record({ mac: fc.boolean(), bridge: fc.constantFrom('xenbr0', 'xenbr1', 'br-lab'), ip: fc.option(fc.constantFrom('10.0.0.5', '192.168.1.2'), { nil: undefined }), mtu: fc.option(fc.integer({ min: 576, max: 9000 }), { nil: undefined }), trusted: fc.boolean() }),
+      { maxLength: 3 },
+    ),
     other: fc.uniqueArray(fc.record({ key: fc.constantFrom(...OTHER_KEYS), value }), { selector: (e) => e.key, maxLength: 4 }),
   })
-  .map(({ disks: ds, ...c }) => {
+  .map(({ disks: ds, vif: vs, ...c }) => {
+    // Vifs as a user writes them (explicit MACs distinct per entry), parsed to get the specs.
+    const vif = vs.map((v, i) => [v.mac ? `mac=00:16:3e:aa:bb:0${i}` : '', `bridge=${v.bridge}`, v.ip !== undefined ? `ip=${v.ip}` : '', v.mtu !== undefined ? `mtu=${v.mtu}` : '', v.trusted ? '' : 'untrusted'].filter((x) => x !== '').join(','));
+    const vifs = vif.map((v, i) => parseNicSpec(v, i, c.name) as NicSpec);
     // Disks as the printer writes them (key=value, target last), parsed once to get the spec.
     const spec = (d: (typeof ds)[number]) => parseDiskSpec(`format=raw, vdev=${d.vdev}, access=${d.rw ? 'rw' : 'ro'}${d.cdrom ? ', devtype=cdrom' : ''}${d.discard ? '' : ', no-discard'}, target=${d.target}`) as DiskSpec;
     const disks = ds.map((d) => parseDiskSpec(canonicalDiskSpec(spec(d))) as DiskSpec);
-    return { ...c, disks, disk: disks.map(canonicalDiskSpec) };
+    return { ...c, disks, disk: disks.map(canonicalDiskSpec), vif, vifs };
   })
   .map(({ maxmemExtra, maxvcpusExtra, ...c }) => ({
     ...c,

@@ -146,6 +146,23 @@ describe('xl.cfg interpretation', () => {
     for (const [list, why] of cases) expect(() => parse(`${BASE}disk = [ ${list} ]\n`)).toThrow(`${FILE}:3: ${why}`);
   });
 
+  it('parses vif specs (mac, bridge, ip; deterministic default MACs) and refuses bad ones with file:line', () => {
+    const c = parse(`${BASE}vif = [ "mac=00:16:3E:74:3d:76,bridge=xenbr1,ip=10.0.0.5", "" ]\n`).config;
+    expect(c.vifs.map((v) => [v.devid, v.mac, v.bridge, v.ip])).toEqual([
+      [0, '00:16:3e:74:3d:76', 'xenbr1', '10.0.0.5'],
+      [1, c.vifs[1]!.mac, 'xenbr0', undefined],
+    ]);
+    expect(c.vifs[1]!.mac).toMatch(/^00:16:3e:/);
+    expect(parse(`${BASE}vif = [ "" ]\n`).config.vifs[0]!.mac).toBe(parse(`${BASE}vif = [ "" ]\n`).config.vifs[0]!.mac);
+    const cases: [string, string][] = [
+      ['"colour=red"', 'vif entry 0 ("colour=red"): unrecognized argument `colour=red\''],
+      ['"", "mac=zz"', 'vif entry 1 ("mac=zz"): invalid mac "zz" (six hex octets separated by \':\')'],
+      ['"devid=2", "devid=2"', 'vif entry 1 ("devid=2"): devid 2 is already used by vif entry 0'],
+      ['"mac=00:16:3e:00:00:01", "mac=00:16:3e:00:00:01"', 'vif entry 1 ("mac=00:16:3e:00:00:01"): mac 00:16:3e:00:00:01 is already used by vif entry 0'],
+    ];
+    for (const [list, why] of cases) expect(() => parse(`${BASE}vif = [ ${list} ]\n`)).toThrow(`${FILE}:3: ${why}`);
+  });
+
   it('resolves relative kernel and ramdisk paths against the config file, absolute ones as given', () => {
     const c = parse('name = "x"\nkernel = "k/vmlinuz"\nramdisk = "/abs/initrd"\n', 'rel/dir/x.cfg').config;
     expect(c.kernel).toBe(resolve('rel/dir/k/vmlinuz'));
