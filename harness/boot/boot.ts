@@ -73,6 +73,8 @@ export interface BootOptions {
   readonly onXenStoreTrace?: (line: string) => void;
   /** About once a second of wall time: totals so far. */
   readonly onProgress?: (p: { instructions: number; guestNs: number }) => void;
+  /** After every scheduler slice: instructions so far (every restart) and the domain; a guest profiler samples its vCPUs' RIP here (harness/bench/guest-profile.ts). */
+  readonly onSlice?: (instructions: number, domain: Domain) => void;
   /** Console script: expect/send steps, matched as the console is drained (deterministic; console-script.ts). */
   readonly script?: readonly ConsoleExpect[];
   /** Default guest seconds a script step waits (DEFAULT_EXPECT_TIMEOUT_SECONDS). */
@@ -277,6 +279,7 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
       ...(host !== undefined ? { realtime: host } : {}),
       onSlice: (n) => {
         pollXenLog();
+        o.onSlice?.(before + n, d);
         if (o.onProgress === undefined) return;
         const now = performance.now();
         if (now - lastProgress < 1000) return;
