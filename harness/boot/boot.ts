@@ -46,6 +46,7 @@ import { honouredAction, type DomainConfig, type ShutdownAction } from '../tools
 import { ConsoleSession, type ConsoleInput } from './console-session.js';
 import type { ConsoleExpect } from './console-script.js';
 import { attachDisks, detachDisks, finishDisks, openDisks, type DiskWrites } from './disks.js';
+import { attachVifs, detachVifs, VirtualNetwork } from './vifs.js';
 import { nodeHostClock } from './host-clock.js';
 
 export { loadXlConfig, parseXlConfig, type DomainConfig } from '../toolstack/xl-cfg.js';
@@ -191,6 +192,8 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
   const session = new ConsoleSession(o);
   // The disks outlive a restart (a rebooted domain finds what it wrote): opened once per run.
   const disks = openDisks(cfg.disks, o.diskWrites);
+  // The virtual network (one switch and gateway per bridge name) lives for the whole run.
+  const network = new VirtualNetwork();
 
   const consoleChunks: Uint8Array[] = [];
   const xenChunks: Uint8Array[] = [];
@@ -261,6 +264,7 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     const grants = d.gnttab?.hub;
     if (grants === undefined) throw new Error('boot: the domain has no grant table');
     const vbds = attachDisks(disks, { xs, events: xen.events, grants, domid: d.id, protocol: 'x86_64-abi' });
+    const nics = attachVifs(cfg.vifs, { xs, events: xen.events, grants, domid: d.id, network });
     o.onXenStore?.(xs, d.id);
     const xenLog = new LineSplitter((line) => o.onXenLog?.(line));
     let seen = 0;
@@ -298,6 +302,7 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     if (session.logFailure !== undefined && !diagnostics.includes(session.logFailure)) diagnostics.push(session.logFailure);
     for (const m of xs.daemon.diagnostics) diagnostics.push(m);
     diagnostics.push(...detachDisks(vbds));
+    diagnostics.push(...detachVifs(nics, xs));
     for (const m of d.mmu?.diagnostics ?? []) diagnostics.push(`strict: ${m.code}: ${m.message}`);
 
     const finish = (end: BootEnd, detail: string): BootResult => {

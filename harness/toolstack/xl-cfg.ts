@@ -530,7 +530,6 @@ function interpret(file: string, settings: ReturnType<typeof mergeSettings>): Do
     if (sameMac !== undefined) return refuse(`mac ${n.mac} is already used by vif entry ${vifs.indexOf(sameMac)}`);
     vifs.push(n);
   });
-  if (vif.length > 0) warnings.push(`${at(get('vif') as XlSetting)}: warning: vif is not supported yet (${vif.length} device${vif.length === 1 ? '' : 's'} ignored)`);
 
   return {
     file,

@@ -60,6 +60,24 @@ describe('bootGuest: how a run ends', () => {
     expect(r.detail).toMatch(/^domain 1 crashed: .*vector 6/);
   });
 
+  it("attaches each vif= device: libxl's vif nodes and a backend in InitWait on the bridge, removed when the run ends", async () => {
+    const seen: string[] = [];
+    let state: string | undefined;
+    let mac: string | undefined;
+    const r = await boot({ end: { shutdown: 0 } }, 'vif = [ "mac=00:16:3e:00:00:01,bridge=xenbr0" ]\n', {
+      onXenStore: (xs, domid) => {
+        state = xs.host.read(`/local/domain/0/backend/vif/${domid}/0/state`);
+        mac = xs.host.read(`/local/domain/${domid}/device/vif/0/mac`);
+        xs.host.watch(`/local/domain/0/backend/vif/${domid}`, 'vif', (path) => seen.push(path));
+      },
+    });
+    expect(r).toMatchObject({ end: 'poweroff', diagnostics: [] });
+    expect({ state, mac }).toEqual({ state: '2', mac: '00:16:3e:00:00:01' }); // XenbusStateInitWait
+    // The nodes go when the run ends (the watch's last event is their removal).
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(r.xenstore.host.read('/local/domain/0/backend/vif/1/0/state')).toBeUndefined();
+  });
+
   it('a domain that ends, by shutdown or crash, fires @releaseDomain for watchers in xenstored', async () => {
     for (const end of [{ shutdown: 0 }, 'ud2'] as const) {
       const fired: string[] = [];

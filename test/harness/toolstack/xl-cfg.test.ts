@@ -175,7 +175,6 @@ describe('xl.cfg interpretation', () => {
       `${FILE}:4: warning: unknown key 'colour' (not an xl.cfg key; ignored)`,
       `${FILE}:5: warning: cpus is not supported yet (ignored)`,
       `${FILE}:6: warning: vfb is not supported yet (ignored)`,
-      `${FILE}:7: warning: vif is not supported yet (1 device ignored)`,
     ]);
     expect(config.other).toEqual([
       { key: 'cpus', value: '0-3' },
