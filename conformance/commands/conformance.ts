@@ -8,6 +8,7 @@ import { defineCommand, type OptionTable } from '../../harness/cli/command.js';
 
 interface ConformanceCli {
   guest?: readonly string[];
+  profile?: readonly string[];
   out?: string;
   format?: readonly string[];
   strict?: boolean;
@@ -19,6 +20,10 @@ export default defineCommand<ConformanceCli>({
   describe: 'Boot the probe guests, check their TAP results and how they end, and write TAP/JUnit/JSON/HTML reports',
   options: {
     guest: { type: 'array', describe: 'Run only these profiles (by name; default: all built-in)' },
+    profile: {
+      type: 'array',
+      describe: "Run the guest profiles of this file (.json, .js, .mjs, .ts; docs/profiles.md) instead of the built-in ones; with --guest, those named among the file's and the built-ins",
+    },
     out: { type: 'string', describe: 'Directory for the reports', default: 'reports/out' },
     format: { type: 'array', describe: 'Report formats to write: tap, junit, json, html (default: all)' },
     strict: { type: 'boolean', describe: "Report what Xen accepts but is suspicious (the hypervisor's --strict mode)" },
@@ -38,20 +43,30 @@ export default defineCommand<ConformanceCli>({
     const { defaultCacheDir, listFixtures } = await import('../../fixtures/pipeline/cache.js');
     const cached = new Set(listFixtures({ cacheDir: defaultCacheDir(io.env) }).map((f) => f.fixture));
     const absent = (p: (typeof BUILTIN_PROFILES)[number]): boolean => p.fixture !== undefined && !cached.has(p.fixture);
-    if (opts.list === true) {
-      for (const p of BUILTIN_PROFILES) io.stdout.write(`${p.name.padEnd(22)} ${p.description}${absent(p) ? ` (needs fixture ${p.fixture}: npm run fixtures)` : ''}\n`);
-      return 0;
-    }
     const formats = opts.format === undefined || opts.format.length === 0 ? REPORT_FORMATS : opts.format;
     for (const f of formats) {
       if (!(REPORT_FORMATS as readonly string[]).includes(f)) throw new UserError('bad-option', `--format: unknown format '${f}' (expected ${REPORT_FORMATS.join(', ')})`);
     }
-    let profiles = BUILTIN_PROFILES;
+    const { loadProfileFile } = await import('../profile-file.js');
+    const own: (typeof BUILTIN_PROFILES)[number][] = [];
+    for (const f of opts.profile ?? []) {
+      for (const p of await loadProfileFile(f)) {
+        if (own.some((q) => q.name === p.name)) throw new UserError('bad-option', `--profile ${f}: a profile named '${p.name}' was already loaded`);
+        own.push(p);
+      }
+    }
+    let profiles = own.length > 0 ? [...own, ...BUILTIN_PROFILES.filter((b) => !own.some((p) => p.name === b.name))] : BUILTIN_PROFILES;
+    if (opts.list === true) {
+      for (const p of profiles) io.stdout.write(`${p.name.padEnd(22)} ${p.description}${absent(p) ? ` (needs fixture ${p.fixture}: npm run fixtures)` : ''}\n`);
+      return 0;
+    }
     if (opts.guest !== undefined && opts.guest.length > 0) {
       for (const g of opts.guest) {
         if (!profiles.some((p) => p.name === g)) throw new UserError('bad-option', `--guest: no profile named '${g}' (see 'xenlab conformance --list')`);
       }
       profiles = profiles.filter((p) => opts.guest!.includes(p.name));
+    } else if (own.length > 0) {
+      profiles = own;
     } else {
       for (const p of profiles.filter(absent)) io.stderr.write(`xenlab: ${p.name} not run: fixture ${p.fixture} is not cached (npm run fixtures, or --guest ${p.name} to fetch it)\n`);
       profiles = profiles.filter((p) => !absent(p));
