@@ -39,6 +39,12 @@ const fetch = defineCommand<FetchCli>({
       const r = await buildGrubDisk({ out: grubDiskPath(opts), ...(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {}) });
       io.stdout.write(`GRUB disk: ${r.out} (ext4, ${r.sizeMiB} MiB)\n`);
     }
+    // The Linux guest of the sample config (fixtures/configs/linux-pv.cfg), from the kernel and busybox.
+    if (report.packages.some((p) => p.fixture === 'kernel') && report.packages.some((p) => p.fixture === 'busybox')) {
+      const { buildLinuxGuest } = await import('../../../fixtures/pipeline/linux-guest.js');
+      const m = await buildLinuxGuest(opts.cacheDir !== undefined ? { cacheDir: opts.cacheDir } : {});
+      io.stdout.write(`Linux guest: ${m.kernel}, ${m.initrd}, ${m.shellInitrd}, ${m.disk} (${m.built ? 'built' : 'cached'})\n`);
+    }
   },
 });
 
