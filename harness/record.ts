@@ -3,10 +3,21 @@
  * renderers in `reports/` turn into TAP, JUnit, JSON and HTML. `conformance/` builds it; it lives
  * here, below both, so that neither imports the other.
  *
- * Version history: 1 — guests with their TAP tests, how each ended, hypercall usage.
+ * Version history: 1 — guests with their TAP tests, how each ended, hypercall usage;
+ * 2 — `shard`, for the record of one shard of a sharded run (`xenlab conformance --shard i/n`,
+ * combined again by `xenlab report merge`). A version 1 record reads as an unsharded version 2.
  */
 
-export const RECORD_VERSION = 1;
+export const RECORD_VERSION = 2;
+
+/** Which part of a sharded run a record holds. */
+export interface ShardInfo {
+  /** 1-based. */
+  readonly index: number;
+  readonly count: number;
+  /** Every profile of the whole run, in run order (each shard runs those at k ≡ index - 1 mod count). */
+  readonly profiles: readonly string[];
+}
 
 /** pass/fail as TAP says; skip and todo as TAP's directives (a failing todo is not a failure). */
 export type TestStatus = 'pass' | 'fail' | 'skip' | 'todo';
@@ -73,8 +84,10 @@ export interface RunRecord {
   readonly tool: { readonly name: 'xenlab'; readonly version: string };
   readonly guests: readonly GuestRecord[];
   readonly totals: RunTotals;
-  /** Wall time of the whole run. */
+  /** Wall time of the whole run (merged shards: the sum of theirs). */
   readonly wallMs: number;
+  /** Set on the record of one shard of a sharded run. */
+  readonly shard?: ShardInfo;
 }
 
 /** Totals over `guests`. */

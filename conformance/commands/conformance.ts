@@ -13,6 +13,7 @@ interface ConformanceCli {
   format?: readonly string[];
   strict?: boolean;
   list?: boolean;
+  shard?: string;
 }
 
 export default defineCommand<ConformanceCli>({
@@ -28,25 +29,23 @@ export default defineCommand<ConformanceCli>({
     format: { type: 'array', describe: 'Report formats to write: tap, junit, json, html (default: all)' },
     strict: { type: 'boolean', describe: "Report what Xen accepts but is suspicious (the hypervisor's --strict mode)" },
     list: { type: 'boolean', describe: 'List the built-in profiles and exit' },
+    shard: { type: 'string', describe: "Run only shard I of N (I/N: every N-th profile); 'xenlab report merge' combines the shards' report.json files" },
   } satisfies OptionTable<ConformanceCli>,
   async run(opts, io) {
-    const { mkdirSync, renameSync, writeFileSync } = await import('node:fs');
-    const { join, resolve } = await import('node:path');
     const { UserError } = await import('../../harness/errors.js');
     const { packageRoot, packageVersion } = await import('../../harness/cli/package-info.js');
     const { BUILTIN_PROFILES } = await import('../profile.js');
     const { runConformance } = await import('../run.js');
     const { renderSummary } = await import('../summary.js');
-    const { RENDERERS, REPORT_FORMATS } = await import('../../reports/index.js');
+    const { reportFormats, writeReports } = await import('../write-reports.js');
+    const { parseShard, shardOf } = await import('../shard.js');
 
     // A profile of a Debian fixture runs by default only when the fixture is cached.
     const { defaultCacheDir, listFixtures } = await import('../../fixtures/pipeline/cache.js');
     const cached = new Set(listFixtures({ cacheDir: defaultCacheDir(io.env) }).map((f) => f.fixture));
     const absent = (p: (typeof BUILTIN_PROFILES)[number]): boolean => p.fixture !== undefined && !cached.has(p.fixture);
-    const formats = opts.format === undefined || opts.format.length === 0 ? REPORT_FORMATS : opts.format;
-    for (const f of formats) {
-      if (!(REPORT_FORMATS as readonly string[]).includes(f)) throw new UserError('bad-option', `--format: unknown format '${f}' (expected ${REPORT_FORMATS.join(', ')})`);
-    }
+    const formats = reportFormats(opts.format);
+    const shard = opts.shard !== undefined ? parseShard(opts.shard) : undefined;
     const { loadProfileFile } = await import('../profile-file.js');
     const own: (typeof BUILTIN_PROFILES)[number][] = [];
     for (const f of opts.profile ?? []) {
@@ -71,8 +70,15 @@ export default defineCommand<ConformanceCli>({
       for (const p of profiles.filter(absent)) io.stderr.write(`xenlab: ${p.name} not run: fixture ${p.fixture} is not cached (npm run fixtures, or --guest ${p.name} to fetch it)\n`);
       profiles = profiles.filter((p) => !absent(p));
     }
+    let shardInfo;
+    if (shard !== undefined) {
+      const part = shardOf(profiles, shard);
+      profiles = part.profiles;
+      shardInfo = part.info;
+      io.stderr.write(`xenlab: shard ${shard.index}/${shard.count}: ${profiles.length} of ${part.info.profiles.length} profiles\n`);
+    }
     const n = profiles.length;
-    const record = await runConformance({
+    const run = await runConformance({
       profiles,
       root: packageRoot(),
       version: packageVersion(),
@@ -90,17 +96,8 @@ export default defineCommand<ConformanceCli>({
         ? { onProgress: (p: { instructions: number; guestNs: number }) => io.stderr.write(`\x1b[2K  ${(p.instructions / 1e6).toFixed(1)}M instructions, ${(p.guestNs / 1e9).toFixed(3)} s guest time\r`) }
         : {}),
     });
-    const dir = resolve(opts.out ?? 'reports/out');
-    mkdirSync(dir, { recursive: true });
-    const written: string[] = [];
-    for (const f of formats as (keyof typeof RENDERERS)[]) {
-      const r = RENDERERS[f];
-      const path = join(dir, r.file);
-      // Never leave a half-written report under its final name.
-      writeFileSync(`${path}.tmp`, r.render(record));
-      renameSync(`${path}.tmp`, path);
-      written.push(join(opts.out ?? 'reports/out', r.file));
-    }
+    const record = shardInfo !== undefined ? { ...run, shard: shardInfo } : run;
+    const written = writeReports(record, opts.out ?? 'reports/out', formats);
     io.stdout.write(renderSummary(record, written));
     return record.totals.failed === 0 && record.totals.guestsFailed === 0 ? 0 : 1;
   },

@@ -10,6 +10,7 @@ import { Parser } from 'tap-parser';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_PROFILES, type GuestProfile } from '../../conformance/profile.js';
 import { runConformance } from '../../conformance/run.js';
+import { RECORD_VERSION } from '../../harness/record.js';
 import { ROOT, runCli } from '../support/cli.js';
 import { scratchDir } from '../support/tmp.js';
 import { writeTinyGuest } from '../harness/boot/tiny-guest.js';
@@ -61,7 +62,7 @@ describe('conformance run', () => {
     expect(r.stdout).toMatch(/2 guests, 0 failed; 8 tests: 8 passed, 0 failed/);
     for (const f of ['results.tap', 'junit.xml', 'report.json', 'report.html']) expect(existsSync(join(out, f))).toBe(true);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-    expect(report.version).toBe(1);
+    expect(report.version).toBe(RECORD_VERSION);
     expect(report.guests.map((g: { name: string; end: string }) => [g.name, g.end])).toEqual([['probe-shutdown-reboot', 'reboot'], ['probe-shutdown-crash', 'crash']]);
     const asserts: boolean[] = [];
     const p = new Parser();
