@@ -148,16 +148,16 @@ export const MAX_RESTARTS = 3;
 /** Every boot's domain id (xl gives a restarted domain a new one; we keep boots identical). */
 const DOMID = 1;
 /** Frames beyond the domain's own: the low MiB, the M2P and its tables, Xen's pages. */
-const EXTRA_MACHINE_MIB = 32;
+export const EXTRA_MACHINE_MIB = 32;
 const MiB = 2 ** 20;
 
-type ActionKey = 'onPoweroff' | 'onReboot' | 'onCrash' | 'onWatchdog' | 'onSoftReset';
+export type ActionKey = 'onPoweroff' | 'onReboot' | 'onCrash' | 'onWatchdog' | 'onSoftReset';
 
 /**
  * SHUTDOWN_* reasons: the end they give and the xl.cfg key whose action applies. A suspended PV
  * domain is for xl to save, never to destroy or restart: the run ends (no key).
  */
-const REASONS: Readonly<Record<number, { end: BootEnd; name: string; key?: ActionKey; xl?: string }>> = {
+export const REASONS: Readonly<Record<number, { end: BootEnd; name: string; key?: ActionKey; xl?: string }>> = {
   [SHUTDOWN_poweroff]: { end: 'poweroff', name: 'SHUTDOWN_poweroff', key: 'onPoweroff', xl: 'on_poweroff' },
   [SHUTDOWN_reboot]: { end: 'reboot', name: 'SHUTDOWN_reboot', key: 'onReboot', xl: 'on_reboot' },
   [SHUTDOWN_suspend]: { end: 'suspend', name: 'SHUTDOWN_suspend' },
@@ -362,7 +362,7 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
 }
 
 /** Splits bytes into lines as they come; a line is decoded as UTF-8 once complete. */
-class LineSplitter {
+export class LineSplitter {
   private partial: number[] = [];
   constructor(private readonly emit: (line: string) => void) {}
 
@@ -386,7 +386,7 @@ class LineSplitter {
   }
 }
 
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
+export function concat(chunks: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
   for (const c of chunks) {
@@ -396,7 +396,7 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-function uuidBytes(u: string): Uint8Array<ArrayBuffer> {
+export function uuidBytes(u: string): Uint8Array<ArrayBuffer> {
   const hex = u.replace(/-/g, '');
   const out = new Uint8Array(16);
   for (let i = 0; i < 16; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);

@@ -1,0 +1,467 @@
+/**
+ * Several domains on one host, as `xl create A.cfg; xl create B.cfg` would run them: the
+ * programmatic face of `xenlab boot A.cfg B.cfg` (docs/boot.md, "Several domains").
+ *
+ * One machine for all of them: one `Xen` (one clock, one event-channel hub), one machine memory
+ * (frames for every domain's maxmem plus 32 MiB, more when a domain may be restarted), one grant
+ * hub, one xenstored with dom0's tree and each domain's tree written as xl writes them and each
+ * domain introduced, and one virtual network (a switch and gateway per bridge name) that every
+ * domain's vifs join, so domains on the same bridge reach each other. Each domain has its own
+ * console backend, console log and disks. Domain ids are 1, 2, ... in the order of the configs;
+ * the deterministic scheduler (abi/time/scheduler.ts) runs every vCPU of every live domain
+ * round-robin, domains in that order.
+ *
+ * Each domain ends on its own: when it shuts down or crashes, its console is drained, its disks
+ * and vifs are detached, xenstored hears of it (@releaseDomain), and its config's on_poweroff/
+ * on_reboot/on_crash/... action is taken: "destroy" leaves the others running; "restart" builds
+ * it again on the same machine under the next free domid (as xl does), up to MAX_RESTARTS times
+ * and while the machine has the frames (a destroyed domain's memory is not given back yet). The
+ * run ends when every domain has ended, or at a run-wide limit (timeout, instruction limit), or
+ * when no vCPU can ever run again (stalled); the domains still running then end that way.
+ *
+ * Not here (bootGuest only): console scripts and host console input.
+ *
+ * Deterministic: the same configs (in the same order) and seed give the same consoles, Xen logs
+ * and ends, unless `realtime` is set.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Domain } from '../../abi/hv/domain.js';
+import { MachineMemory } from '../../abi/hv/machine.js';
+import { PageTypes } from '../../abi/hv/page-types.js';
+import { Xen } from '../../abi/hv/xen.js';
+import { GrantHub } from '../../abi/gnttab/grants.js';
+import { machineSteps } from '../../abi/time/scheduler.js';
+import { implementedFeatures } from '../../x86/cpuid.js';
+import { ConsoleBackend } from '../backends/console.js';
+import type { VbdBackend } from '../backends/blkback-xenbus.js';
+import { loadKernelImage, type KernelImage } from '../builder/image.js';
+import { buildPv64 } from '../builder/pv64.js';
+import { UserError } from '../errors.js';
+import { honouredAction, type DomainConfig, type ShutdownAction } from '../toolstack/xl-cfg.js';
+import { writeDom0Tree, writeDomainTree } from '../toolstack/xenstore-tree.js';
+import { XenStore } from '../xenstore/host.js';
+import { XenStoreRing } from '../xenstore/ring.js';
+import {
+  concat,
+  DEFAULT_SEED,
+  EXIT_CODES,
+  EXTRA_MACHINE_MIB,
+  LineSplitter,
+  MAX_RESTARTS,
+  REASONS,
+  uuidBytes,
+  type BootEnd,
+} from './boot.js';
+import { ConsoleSession } from './console-session.js';
+import { attachDisks, detachDisks, finishDisks, openDisks, type DiskWrites, type OpenDisk } from './disks.js';
+import { nodeHostClock } from './host-clock.js';
+import { attachVifs, detachVifs, VirtualNetwork, type AttachedVif } from './vifs.js';
+
+export interface BootDomainsOptions {
+  /** The domains, in order: domain ids 1, 2, ... Names must differ, and so must vif MACs. */
+  readonly configs: readonly DomainConfig[];
+  /** Guest seconds before the run ends (the domains still running end as 'timeout'). */
+  readonly timeoutSeconds?: number;
+  /** Guest instructions (every domain together) before the run ends as 'instruction-limit'. */
+  readonly maxInstructions?: number;
+  readonly realtime?: boolean;
+  readonly strict?: boolean;
+  /** Machine-memory shuffle seed (default DEFAULT_SEED). */
+  readonly seed?: number;
+  /** Console ring output of domain `index` (its rank in `configs`) as it is drained. */
+  readonly onConsole?: (index: number, bytes: Uint8Array) => void;
+  /** CONSOLEIO_write output of domain `index` (now domain `domid`), line by line. */
+  readonly onXenLog?: (index: number, line: string, domid: number) => void;
+  /** The run's XenStore, each time a domain is introduced (its tree written). */
+  readonly onXenStore?: (xs: XenStore, domid: number) => void;
+  readonly onXenStoreTrace?: (line: string) => void;
+  /** About once a second of wall time: totals so far. */
+  readonly onProgress?: (p: { instructions: number; guestNs: number }) => void;
+  /** A file per domain (by rank; undefined for none) that gets its console output. */
+  readonly consoleLogs?: readonly (string | undefined)[];
+  readonly diskWrites?: DiskWrites;
+  /** Each domain's disks as it left them go to `<dir>/<domain name>/<vdev>.img` when the run ends. */
+  readonly diskExportDir?: string;
+}
+
+export interface DomainRunResult {
+  /** Rank in `configs`. */
+  readonly index: number;
+  readonly name: string;
+  /** The domain id of its last build (a restarted domain gets a new one). */
+  readonly domid: number;
+  readonly end: BootEnd;
+  readonly exitCode: number;
+  readonly detail: string;
+  /** Its console ring's log (every build, when it was restarted). */
+  readonly console: string;
+  readonly xenLog: string;
+  /** Its last build's domain: state, hypercall stats. */
+  readonly domain: Domain;
+  /** Guest time (ns of the machine's clock) when it ended. */
+  readonly endedAtNs: number;
+  /** Its console, disks and vifs diagnostics, `--strict` observations, restarts. */
+  readonly diagnostics: readonly string[];
+}
+
+export interface BootDomainsResult {
+  /** Per domain, in the order of `configs`. */
+  readonly domains: readonly DomainRunResult[];
+  /** 0 when every domain powered off; otherwise the exit code of the first domain to end otherwise. */
+  readonly exitCode: number;
+  /** The shared XenStore as the run left it. */
+  readonly xenstore: XenStore;
+  readonly network: VirtualNetwork;
+  readonly instructions: number;
+  readonly guestNs: number;
+  readonly wallMs: number;
+  /** Run-wide diagnostics (xenstored's). */
+  readonly diagnostics: readonly string[];
+}
+
+const MiB = 2 ** 20;
+/** Restart frames are reserved up to this many MiB in all (a restart beyond finds no memory and the domain stays ended). */
+const MAX_RESTART_RESERVE_MIB = 256;
+
+/** What ended a domain, and when (its rank among the ends, for the run's exit code). */
+interface Ended {
+  readonly end: BootEnd;
+  readonly detail: string;
+  readonly at: number;
+  readonly order: number;
+}
+
+/** One domain of the run: its config and what lives as long as the run (image, disks, logs). */
+interface SlotBase {
+  readonly index: number;
+  readonly cfg: DomainConfig;
+  readonly image: KernelImage;
+  readonly ramdisk: Uint8Array | undefined;
+  readonly disks: OpenDisk[];
+  readonly session: ConsoleSession;
+  readonly consoleChunks: Uint8Array[];
+  readonly xenChunks: Uint8Array[];
+  readonly diagnostics: string[];
+}
+
+interface Slot extends SlotBase {
+  restarts: number;
+  cur: Build;
+  ended: Ended | undefined;
+}
+
+/** One build of a domain. */
+interface Build {
+  readonly d: Domain;
+  readonly console: ConsoleBackend;
+  readonly vbds: VbdBackend[];
+  readonly nics: AttachedVif[];
+  readonly xenLog: LineSplitter;
+  seen: number;
+  /** Its end has been handled (console drained, devices detached). */
+  closed: boolean;
+}
+
+/** Boots every config on one host and runs them together to their ends; throws UserError for configs or images that cannot boot. */
+export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsResult> {
+  const cfgs = o.configs;
+  if (cfgs.length === 0) throw new UserError('usage', 'boot: no domain config given');
+  const names = new Set<string>();
+  const macs = new Map<string, string>();
+  for (const cfg of cfgs) {
+    if (cfg.type !== 'pv') throw new UserError('bad-file', `${cfg.file}: type "${String(cfg.type)}" cannot be booted (xenlab runs PV guests)`);
+    if (names.has(cfg.name)) throw new UserError('bad-file', `${cfg.file}: a domain named "${cfg.name}" is already in this run (names must differ, as xl requires)`);
+    names.add(cfg.name);
+    for (const v of cfg.vifs) {
+      const other = macs.get(v.mac);
+      if (other !== undefined) throw new UserError('bad-file', `${cfg.file}: vif mac ${v.mac} is also domain "${other}"'s (one switch cannot tell them apart)`);
+      macs.set(v.mac, cfg.name);
+    }
+  }
+  const limit = (v: number | undefined, what: string): void => {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new UserError('bad-option', `${what} must be a positive number`);
+  };
+  limit(o.timeoutSeconds, 'the timeout');
+  limit(o.maxInstructions, 'the instruction limit');
+  const started = performance.now();
+  const features = new Set(implementedFeatures());
+  const seed = o.seed ?? DEFAULT_SEED;
+  const maxTimeNs = o.timeoutSeconds !== undefined ? Math.round(o.timeoutSeconds * 1e9) : undefined;
+  const host = o.realtime === true ? nodeHostClock() : undefined;
+
+  // The host: memory for every domain, plus frames for restarts where a config asks for them.
+  const canRestart = (c: DomainConfig): boolean =>
+    [c.onPoweroff, c.onReboot, c.onCrash, c.onWatchdog, c.onSoftReset].some((a) => honouredAction(a) === 'restart');
+  const memMiB = cfgs.reduce((n, c) => n + c.maxmem, 0);
+  const reserveMiB = Math.min(
+    MAX_RESTART_RESERVE_MIB,
+    cfgs.reduce((n, c) => n + (canRestart(c) ? c.maxmem * MAX_RESTARTS : 0), 0),
+  );
+  const machine = new MachineMemory({ frames: 256 * (memMiB + reserveMiB + EXTRA_MACHINE_MIB), seed });
+  const types = new PageTypes(machine);
+  const xen = new Xen(features);
+  const grants = new GrantHub(machine, { types });
+  const existing = new Set<number>();
+  const xs = new XenStore({
+    domainExists: (id) => id === 0 || existing.has(id),
+    ...(o.onXenStoreTrace !== undefined ? { onTrace: o.onXenStoreTrace } : {}),
+  });
+  writeDom0Tree(xs);
+  const network = new VirtualNetwork();
+  let nextDomid = 1;
+  let endOrder = 0;
+
+  const slots: Slot[] = [];
+  const build = (slot: SlotBase, domid: number): Build => {
+    const cfg = slot.cfg;
+    const built = buildPv64({
+      xen,
+      machine,
+      types,
+      grants,
+      image: slot.image,
+      domid,
+      name: cfg.name,
+      memMiB: cfg.memory,
+      maxMemMiB: cfg.maxmem,
+      maxVcpus: cfg.maxvcpus,
+      cmdline: cfg.cmdline,
+      ...(slot.ramdisk !== undefined ? { ramdisk: slot.ramdisk } : {}),
+      features,
+      strict: o.strict === true,
+    });
+    const d = built.domain;
+    existing.add(domid);
+    if (cfg.uuid !== undefined) d.uuid = uuidBytes(cfg.uuid);
+    const consoleMfn = built.p2m[built.layout.consolePfn];
+    const storeMfn = built.p2m[built.layout.storePfn];
+    if (consoleMfn === undefined || storeMfn === undefined) throw new Error('boot: the console or XenStore page has no machine frame');
+    const console = new ConsoleBackend({
+      events: xen.events,
+      domain: d,
+      page: machine.view(consoleMfn),
+      port: built.layout.consoleEvtchn,
+      output: (bytes) => {
+        o.onConsole?.(slot.index, bytes);
+        slot.session.output(bytes);
+      },
+    });
+    writeDomainTree(xs, {
+      domid,
+      name: cfg.name,
+      uuid: cfg.uuid ?? '00000000-0000-0000-0000-000000000000',
+      memoryKiB: cfg.memory * 1024,
+      maxmemKiB: cfg.maxmem * 1024,
+      vcpus: cfg.vcpus,
+      maxvcpus: cfg.maxvcpus,
+      storeMfn,
+      storePort: built.layout.storeEvtchn,
+      consoleMfn,
+      consolePort: built.layout.consoleEvtchn,
+      kernel: cfg.kernel,
+      ramdisk: cfg.ramdisk,
+      cmdline: cfg.cmdline,
+    });
+    const storeRing = new XenStoreRing({ events: xen.events, domain: d, page: machine.view(storeMfn), port: built.layout.storeEvtchn, service: () => xs.pump() });
+    xs.introduce(domid, storeMfn, built.layout.storeEvtchn, storeRing);
+    const hub = d.gnttab?.hub;
+    if (hub === undefined) throw new Error('boot: the domain has no grant table');
+    const vbds = attachDisks(slot.disks, { xs, events: xen.events, grants: hub, domid, protocol: 'x86_64-abi' });
+    const nics = attachVifs(cfg.vifs, { xs, events: xen.events, grants: hub, domid, network });
+    o.onXenStore?.(xs, domid);
+    return { d, console, vbds, nics, xenLog: new LineSplitter((line) => o.onXenLog?.(slot.index, line, domid)), seen: 0, closed: false };
+  };
+
+  const pollXenLog = (b: Build): void => {
+    const out = b.d.consoleOut;
+    if (out.length === b.seen) return;
+    b.xenLog.push(out, b.seen);
+    b.seen = out.length;
+  };
+
+  /** A build's end: drain its console, detach its devices, keep its logs and diagnostics. */
+  const close = (s: Slot): void => {
+    const b = s.cur;
+    if (b.closed) return;
+    b.closed = true;
+    b.console.drain();
+    pollXenLog(b);
+    b.xenLog.flush();
+    s.consoleChunks.push(b.console.log());
+    s.xenChunks.push(Uint8Array.from(b.d.consoleOut));
+    if (b.console.broken !== undefined) s.diagnostics.push(b.console.broken);
+    if (s.session.logFailure !== undefined && !s.diagnostics.includes(s.session.logFailure)) s.diagnostics.push(s.session.logFailure);
+    s.diagnostics.push(...detachDisks(b.vbds));
+    s.diagnostics.push(...detachVifs(b.nics, xs));
+    for (const m of b.d.mmu?.diagnostics ?? []) s.diagnostics.push(`strict: ${m.code}: ${m.message}`);
+  };
+
+  /**
+   * A domain that shut down or crashed: closed, xenstored told, then its action. True when it
+   * was built again (the scheduler must be given the new domain).
+   */
+  const domainEnded = (s: Slot, instructions: number): boolean => {
+    const d = s.cur.d;
+    close(s);
+    const st = d.state;
+    let end: BootEnd;
+    let detail: string;
+    let action: ShutdownAction | undefined;
+    let key = '';
+    if (st.kind === 'crashed') {
+      end = 'crash';
+      detail = `domain ${d.id} (${s.cfg.name}) crashed: ${st.why}`;
+      action = s.cfg.onCrash;
+      key = 'on_crash';
+    } else if (st.kind === 'shutdown') {
+      const r = REASONS[st.reason];
+      if (r === undefined) throw new Error(`boot: domain ${d.id} shut down with reason ${st.reason}, which SCHEDOP_shutdown refuses`);
+      end = r.end;
+      detail = `domain ${d.id} (${s.cfg.name}) shut down: ${r.name} code ${st.code}`;
+      action = r.key !== undefined ? s.cfg[r.key] : undefined;
+      key = r.xl ?? '';
+    } else {
+      throw new Error(`boot: domain ${d.id} handled as ended while running`);
+    }
+    xs.domainShutdown(d.id);
+    const ended = (why: string): false => {
+      s.ended = { end, detail: why, at: xen.clock.now(), order: endOrder++ };
+      return false;
+    };
+    if (action === undefined || honouredAction(action) !== 'restart') return ended(detail);
+    const out = (o.maxInstructions !== undefined && instructions >= o.maxInstructions) || (maxTimeNs !== undefined && xen.clock.now() >= maxTimeNs);
+    if (s.restarts >= MAX_RESTARTS || out) {
+      return ended(`${detail}; ${key} = "${action}", but ${out ? 'the run is out of budget' : `it was restarted ${s.restarts} times, the limit`}`);
+    }
+    const frames = 256 * (s.cfg.maxmem + 1);
+    if (machine.freeCount < frames) {
+      return ended(`${detail}; ${key} = "${action}", but the machine has no frames left to build it again (an ended domain's memory is not given back)`);
+    }
+    s.restarts++;
+    const domid = nextDomid++;
+    s.diagnostics.push(`${detail}; ${key} = "${action}": building it again as domain ${domid} (restart ${s.restarts} of at most ${MAX_RESTARTS})`);
+    existing.delete(d.id);
+    s.cur = build(s, domid);
+    return true;
+  };
+
+  try {
+    for (const [index, cfg] of cfgs.entries()) {
+      const image = await loadKernelImage(cfg.kernel, { maxBytes: cfg.memory * MiB });
+      let ramdisk: Uint8Array | undefined;
+      if (cfg.ramdisk !== undefined) {
+        try {
+          ramdisk = new Uint8Array(readFileSync(cfg.ramdisk));
+        } catch {
+          throw new UserError('file-not-found', `${cfg.ramdisk}: cannot read the ramdisk`);
+        }
+      }
+      const consoleLog = o.consoleLogs?.[index];
+      const session = new ConsoleSession(consoleLog !== undefined ? { consoleLog } : {});
+      const disks = openDisks(cfg.disks, o.diskWrites);
+      const partial: SlotBase = { index, cfg, image, ramdisk, disks, session, consoleChunks: [], xenChunks: [], diagnostics: [] };
+      slots.push({ ...partial, restarts: 0, cur: build(partial, nextDomid++), ended: undefined });
+    }
+  } catch (e) {
+    for (const s of slots) finishDisks(s.disks);
+    throw e;
+  }
+
+  let instructions = 0;
+  let lastProgress = started;
+  let stop: { end: BootEnd; detail: (s: Slot) => string } | undefined;
+  const finishOpen = (): boolean => {
+    let rebuilt = false;
+    for (const s of slots) if (s.ended === undefined && !s.cur.d.running && domainEnded(s, instructions)) rebuilt = true;
+    return rebuilt;
+  };
+
+  try {
+    // One scheduler run per set of domains: a restart hands the scheduler a new set.
+    while (stop === undefined && slots.some((s) => s.ended === undefined)) {
+      const base = instructions;
+      const steps = machineSteps({
+        xen,
+        domains: slots.filter((s) => s.ended === undefined).map((s) => s.cur.d),
+        ...(o.maxInstructions !== undefined ? { maxInstructions: o.maxInstructions - instructions } : {}),
+        ...(maxTimeNs !== undefined ? { maxTime: maxTimeNs } : {}),
+        ...(host !== undefined ? { realtime: host } : {}),
+        onSlice: (n) => {
+          for (const s of slots) if (s.ended === undefined) pollXenLog(s.cur);
+          if (o.onProgress === undefined) return;
+          const now = performance.now();
+          if (now - lastProgress < 1000) return;
+          lastProgress = now;
+          o.onProgress({ instructions: base + n, guestNs: xen.clock.now() });
+        },
+      });
+      let finished = false;
+      try {
+        for (;;) {
+          const s = steps.next(false);
+          if (s.done === true) {
+            finished = true;
+            instructions = base + s.value.instructions;
+            const reason = s.value.reason;
+            if (reason === 'instruction-limit') stop = { end: 'instruction-limit', detail: () => `instruction limit: ${instructions} instructions retired` };
+            else if (reason === 'time-limit') stop = { end: 'timeout', detail: () => `timeout: ${(xen.clock.now() / 1e9).toFixed(3)} s of guest time` };
+            else if (reason === 'stalled') {
+              stop = { end: 'stalled', detail: (sl) => `domain ${sl.cur.d.id} (${sl.cfg.name}) stalled: every vCPU of the run is blocked and nothing can wake one` };
+            }
+            finishOpen();
+            break;
+          }
+          const p = s.value;
+          if (p.kind === 'slice') instructions = base + p.instructions;
+          if (p.kind === 'idle' && !p.skipped) {
+            const ms = (p.until - xen.clock.now()) / 1e6;
+            if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+          }
+          if (p.kind !== 'stalled' && finishOpen()) break;
+        }
+      } finally {
+        if (!finished) steps.return(undefined as never);
+      }
+    }
+  } finally {
+    for (const s of slots) {
+      if (s.ended === undefined) {
+        close(s);
+        const end = stop?.end ?? 'stalled';
+        s.ended = { end, detail: stop?.detail(s) ?? `domain ${s.cur.d.id} did not end`, at: xen.clock.now(), order: endOrder++ };
+      }
+      const dir = o.diskExportDir !== undefined && s.disks.length > 0 ? join(o.diskExportDir, s.cfg.name) : undefined;
+      if (dir !== undefined) mkdirSync(dir, { recursive: true });
+      finishDisks(s.disks, dir);
+    }
+  }
+
+  const domains = slots.map((s): DomainRunResult => {
+    const e = s.ended as Ended;
+    return {
+      index: s.index,
+      name: s.cfg.name,
+      domid: s.cur.d.id,
+      end: e.end,
+      exitCode: EXIT_CODES[e.end],
+      detail: e.detail,
+      console: new TextDecoder().decode(concat(s.consoleChunks)),
+      xenLog: new TextDecoder().decode(concat(s.xenChunks)),
+      domain: s.cur.d,
+      endedAtNs: e.at,
+      diagnostics: s.diagnostics,
+    };
+  });
+  const firstBad = [...slots].sort((a, b) => (a.ended as Ended).order - (b.ended as Ended).order).find((s) => EXIT_CODES[(s.ended as Ended).end] !== 0);
+  return {
+    domains,
+    exitCode: firstBad === undefined ? 0 : EXIT_CODES[(firstBad.ended as Ended).end],
+    xenstore: xs,
+    network,
+    instructions,
+    guestNs: xen.clock.now(),
+    wallMs: performance.now() - started,
+    diagnostics: [...xs.daemon.diagnostics],
+  };
+}
