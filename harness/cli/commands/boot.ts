@@ -11,7 +11,8 @@
 import { defineCommand, type CliIo, type OptionTable } from '../command.js';
 
 interface BootCli {
-  config: string;
+  /** One config boots one domain (bootGuest); several boot together on one host (bootDomains). */
+  config: string[];
   timeout?: number;
   maxInstructions?: number;
   realtime?: boolean;
@@ -42,7 +43,14 @@ export default defineCommand<BootCli>({
     'and summary to stderr. Exit status: 0 poweroff, 3 crash, 4 reboot, 5 suspend, 6 watchdog, 7 soft reset, 123 expect timeout, ' +
     '124 timeout, 125 stalled, 126 instruction limit; 1 bad config or image, 2 usage',
   options: {
-    config: { type: 'string', positional: true, required: true, describe: 'The domain config (xl.cfg syntax; docs/boot.md lists the keys)' },
+    config: {
+      type: 'array',
+      positional: true,
+      required: true,
+      describe:
+        'The domain config (xl.cfg syntax; docs/boot.md lists the keys); several configs boot together on one host (one xenstored, one virtual network), ' +
+        "each console line prefixed with the domain's name; exit status 0 when all power off, else the status of the first domain to end otherwise",
+    },
     timeout: { type: 'number', describe: 'End the run after S seconds of guest time (exit 124)' },
     maxInstructions: { type: 'number', describe: 'End the run after N guest instructions (exit 126)' },
     realtime: {
@@ -76,9 +84,11 @@ export default defineCommand<BootCli>({
   } satisfies OptionTable<BootCli>,
   async run(opts, io) {
     const { UserError } = await import('../../errors.js');
-    if (opts.config === '' || opts.config.startsWith('-')) {
-      throw new UserError('usage', `boot: expected a domain config before '${opts.config}' (see 'xenlab boot --help')`);
+    const configs = [opts.config].flat().map(String);
+    for (const c of configs) {
+      if (c === '' || c.startsWith('-')) throw new UserError('usage', `boot: expected a domain config before '${c}' (see 'xenlab boot --help')`);
     }
+    if (configs.length === 0) throw new UserError('usage', `boot: expected a domain config (see 'xenlab boot --help')`);
     if (opts.timeout !== undefined && !(opts.timeout > 0 && Number.isFinite(opts.timeout))) throw new UserError('bad-option', '--timeout expects a positive number of seconds');
     if (opts.maxInstructions !== undefined && !(Number.isSafeInteger(opts.maxInstructions) && opts.maxInstructions > 0)) {
       throw new UserError('bad-option', '--max-instructions expects a positive whole number');
@@ -91,7 +101,8 @@ export default defineCommand<BootCli>({
     const { bootGuest, formatSeconds } = await import('../../boot/boot.js');
     const sets: unknown[] = opts.set === undefined ? [] : [opts.set].flat();
     const script = await consoleScript(opts);
-    const config = loadXlConfig(opts.config, sets.map(String));
+    if (configs.length > 1) return bootSeveral(configs, sets.map(String), opts, io);
+    const config = loadXlConfig(configs[0] as string, sets.map(String));
     const progress = new ProgressLine(io);
     // The XenStore socket: a new server for each boot (a restart builds a new XenStore).
     const { serveXenStoreSocket, defaultSocketPath } = await import('../../xenstore/socket.js');
@@ -163,6 +174,96 @@ export default defineCommand<BootCli>({
     return r.exitCode;
   },
 });
+
+/**
+ * Several configs: booted together on one host (harness/boot/domains.ts). Each console line goes
+ * to stdout prefixed `NAME: `, Xen console lines to stderr prefixed `(dN) `; stdin is not read
+ * (console input and scripts take one domain); `--console-log FILE` gives each domain
+ * `FILE.NAME`; one summary line per domain, then the run's.
+ */
+async function bootSeveral(paths: readonly string[], sets: readonly string[], opts: BootCli, io: CliIo): Promise<number> {
+  const { UserError } = await import('../../errors.js');
+  if (opts.expect !== undefined || opts.send !== undefined) throw new UserError('usage', 'boot: --expect/--send answer one domain; give one config');
+  const { loadXlConfig } = await import('../../toolstack/xl-cfg.js');
+  const { formatSeconds } = await import('../../boot/boot.js');
+  const { bootDomains } = await import('../../boot/domains.js');
+  const configs = paths.map((p) => loadXlConfig(p, [...sets]));
+  const progress = new ProgressLine(io);
+  for (const c of configs) for (const w of c.warnings) progress.stderr(`xenlab: ${c.name}: ${w}\n`);
+  const { serveXenStoreSocket, defaultSocketPath } = await import('../../xenstore/socket.js');
+  const xsPath = opts.xenstoreSocket === undefined ? undefined : opts.xenstoreSocket === 'auto' || opts.xenstoreSocket === '' ? defaultSocketPath(io.env) : opts.xenstoreSocket;
+  let xsServer: Promise<{ close(): Promise<void> } | undefined> = Promise.resolve(undefined);
+  if (xsPath !== undefined) progress.stderr(`xenlab: XenStore socket ${xsPath}\n`);
+  const lines = configs.map((c) => new PrefixedLines(`${c.name}: `, (text) => progress.stdout(new TextEncoder().encode(text))));
+  const r = await bootDomains({
+    configs,
+    ...(opts.timeout !== undefined ? { timeoutSeconds: opts.timeout } : {}),
+    ...(opts.maxInstructions !== undefined ? { maxInstructions: opts.maxInstructions } : {}),
+    ...(opts.realtime === true ? { realtime: true } : {}),
+    ...(opts.strict === true ? { strict: true } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    ...(opts.consoleLog !== undefined ? { consoleLogs: configs.map((c) => `${opts.consoleLog}.${c.name}`) } : {}),
+    ...(opts.diskWrites !== undefined ? { diskWrites: opts.diskWrites as 'overlay' | 'through' } : {}),
+    ...(opts.diskExport !== undefined ? { diskExportDir: opts.diskExport } : {}),
+    onConsole: (index, bytes) => lines[index]?.push(bytes),
+    onXenLog: (_index, line, domid) => progress.stderr(`(d${domid}) ${line}\n`),
+    onXenStore: (xs) => {
+      if (xsPath === undefined) return;
+      xsServer = xsServer.then(async (prev) => prev ?? serveXenStoreSocket(xs, xsPath));
+    },
+    ...(io.interactive ? { onProgress: (p: { instructions: number; guestNs: number }) => progress.show(p.instructions, p.guestNs) } : {}),
+  });
+  for (const l of lines) l.flush();
+  progress.clear();
+  await (await xsServer)?.close();
+  for (const m of r.diagnostics) io.stderr.write(`xenlab: ${m}\n`);
+  for (const d of r.domains) {
+    for (const m of d.diagnostics) io.stderr.write(`xenlab: ${d.name}: ${m}\n`);
+    if (opts.stats === true) io.stderr.write(`xenlab: hypercalls of ${d.name} (domain ${d.domid}):\n${hypercallTable(d.domain.stats.list())}`);
+    io.stderr.write(`xenlab: ${d.name}: ${d.detail} (exit ${d.exitCode})\n`);
+  }
+  const mips = r.instructions / Math.max(r.wallMs, 1e-3) / 1e3;
+  io.stderr.write(
+    `xenlab: ${r.domains.length} domains; ${r.instructions} instructions, ${formatSeconds(r.guestNs)} guest, ${(r.wallMs / 1000).toFixed(3)} s wall (${mips.toFixed(1)} MIPS)\n`,
+  );
+  return r.exitCode;
+}
+
+/** A domain's console bytes as whole lines, each prefixed (an unfinished last line is flushed at the end). */
+class PrefixedLines {
+  private partial: Uint8Array[] = [];
+  constructor(
+    private readonly prefix: string,
+    private readonly write: (text: string) => void,
+  ) {}
+
+  push(bytes: Uint8Array): void {
+    let from = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] !== 0x0a) continue;
+      this.partial.push(bytes.subarray(from, i));
+      this.emit();
+      from = i + 1;
+    }
+    if (from < bytes.length) this.partial.push(bytes.slice(from));
+  }
+
+  flush(): void {
+    if (this.partial.length > 0) this.emit();
+  }
+
+  private emit(): void {
+    const n = this.partial.reduce((k, c) => k + c.length, 0);
+    const all = new Uint8Array(n);
+    let at = 0;
+    for (const c of this.partial) {
+      all.set(c, at);
+      at += c.length;
+    }
+    this.partial = [];
+    this.write(`${this.prefix}${new TextDecoder().decode(all).replace(/\r$/, '')}\n`);
+  }
+}
 
 /** The --expect/--send pairs as a console script (the i-th --send answers the i-th --expect). */
 async function consoleScript(opts: BootCli): Promise<import('../../boot/console-script.js').ConsoleExpect[]> {

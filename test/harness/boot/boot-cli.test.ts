@@ -139,3 +139,35 @@ describe('xenlab boot', () => {
     expect(await runCli(['boot', cfg, '--set', 'nonsense'])).toEqual({ status: 2, stdout: '', stderr: 'xenlab: --set nonsense: expected KEY=VALUE with a lower-case xl.cfg key\n' });
   });
 });
+
+describe('xenlab boot A.cfg B.cfg: several domains on one host', () => {
+  it('console lines prefixed with each name, (dN) lines, one summary per domain and the run; exit 0 when all power off', async () => {
+    const a = guest({ xenLog: 'x-a\n', console: 'one\ntwo\n', end: { shutdown: 0 } });
+    const b = guest({ xenLog: 'x-b\n', console: 'three', end: { shutdown: 0, code: 9 } });
+    const na = (readFileSync(a, 'utf8').match(/name = "([^"]+)"/) as RegExpMatchArray)[1];
+    const nb = (readFileSync(b, 'utf8').match(/name = "([^"]+)"/) as RegExpMatchArray)[1];
+    const r = await runCli(['boot', a, b]);
+    expect(r.stdout.split('\n').sort()).toEqual(['', `${na}: one`, `${na}: two`, `${nb}: three`].sort());
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toContain('(d1) x-a');
+    expect(lines).toContain('(d2) x-b');
+    expect(lines).toContain(`xenlab: ${na}: domain 1 (${na}) shut down: SHUTDOWN_poweroff code 0 (exit 0)`);
+    expect(lines).toContain(`xenlab: ${nb}: domain 2 (${nb}) shut down: SHUTDOWN_poweroff code 9 (exit 0)`);
+    expect(lines.at(-1)).toMatch(/^xenlab: 2 domains; \d+ instructions, 0\.000 s guest, \d+\.\d{3} s wall/);
+    expect(r.status).toBe(0);
+  });
+
+  it('exit status: the first domain to end otherwise; the other still runs to its end', async () => {
+    const r = await runCli(['boot', guest({ end: { watchdog: 1 } }), guest({ end: 'ud2' }), guest({ end: { shutdown: 0 } })]);
+    expect(r.stderr).toMatch(/crashed: .*\(exit 3\)/);
+    expect(r.stderr).toMatch(/SHUTDOWN_watchdog code 0 \(exit 6\)/);
+    expect(r.stderr).toMatch(/SHUTDOWN_poweroff code 0 \(exit 0\)/);
+    expect(r.status).toBe(3);
+  });
+
+  it('refuses --expect with several configs', async () => {
+    const r = await runCli(['boot', guest({ end: { shutdown: 0 } }), guest({ end: { shutdown: 0 } }), '--expect', 'x']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--expect\/--send answer one domain/);
+  });
+});
