@@ -11,7 +11,7 @@
  *  - Arithmetic flags are lazy (flags.ts); `getFlags()` materialises them.
  */
 import { decode, type Insn } from './decoder.js';
-import { compileBlock, type CompiledBlock } from './jit.js';
+import { compileBlock, compileRegion, staticSuccessors, type CompiledBlock } from './jit.js';
 import { DB, Fault, GP, NM, PF_VEC, UD } from './fault.js';
 import { LazyOp, lazyArith } from './flags.js';
 import type { Feature, FpuUse } from './isa/types.js';
@@ -102,8 +102,15 @@ interface Block {
   succB: Block | undefined;
   /** Executions so far, until it is compiled. */
   hits: number;
-  /** The compiled form (x86/jit.ts), once the block is hot. */
+  /** The compiled form (x86/jit.ts), once the block is hot: the block alone, or a region from it. */
   fn: CompiledBlock | undefined;
+  /**
+   * `Cpu.fetchEpoch` when the frame mapped at `rip` was last found to be `view` through a cached
+   * fetch-TLB entry: while the epoch is unchanged that entry is too, so no lookup is needed.
+   */
+  vEpoch: number;
+  /** Reached its compile threshold inside a region (see jit.ts, self-loops in regions). */
+  loopHot: boolean;
 }
 
 
@@ -118,6 +125,8 @@ const raiseUd = (): never => {
 /** Direct-mapped TLB size (entries per access kind). */
 const TLB_SIZE = 4096;
 const MAX_BLOCK = 64;
+/** Blocks a region may hold (x86/jit.ts). */
+const MAX_REGION = 32;
 
 export class Cpu {
   /** General-purpose registers, low/high int32 halves. */
@@ -229,7 +238,7 @@ export class Cpu {
    * RF (set by an IRET, it must be cleared once the next instruction completes; checked where TF
    * is, between blocks, so the block path never looks at it).
    */
-  private traceMask = 0;
+  traceMask = 0;
 
   /** XMM0-15 as 4 dwords each, and MXCSR. */
   readonly xmm = new Int32Array(64);
@@ -243,8 +252,15 @@ export class Cpu {
   jit = true;
   /** Executions after which a block is compiled (1: compile on first use, for tests). */
   jitThreshold = 20;
+  /** Compile hot blocks together with their decoded static successors (x86/jit.ts regions); off: one block at a time. */
+  regions = true;
   /** Set by a hook to leave `run` after the current instruction. */
   stopRequested = false;
+  /**
+   * Bumped whenever the fetch TLB changes (an entry filled or evicted, a flush, INVLPG): a block
+   * whose `vEpoch` equals it is still mapped from the frame it was decoded from.
+   */
+  fetchEpoch = 0;
 
   readonly features: ReadonlySet<Feature>;
 
@@ -404,6 +420,7 @@ export class Cpu {
    * `keepGlobal`, entries from global pages survive, as on a CR3 load with CR4.PGE set.
    */
   flushTlb(keepGlobal = false): void {
+    this.fetchEpoch++;
     for (let k = 0; k < 3; k++) {
       const tags = this.tlbTag[k] as Float64Array;
       const glob = this.tlbGlobal[k] as Uint8Array;
@@ -418,6 +435,7 @@ export class Cpu {
 
   /** INVLPG: drops the translation of the page holding `la`, global or not. */
   invlpg(la: number): void {
+    this.fetchEpoch++;
     const pn = pageOf(la);
     const slot = pn & (TLB_SIZE - 1);
     for (let k = 0; k < 3; k++) {
@@ -441,6 +459,7 @@ export class Cpu {
     // Writes to frames holding decoded code stay on the slow path so they can invalidate blocks;
     // so do pages the memory asks not to cache (a frame with a write observer).
     if (view !== undefined && (lf & LOOKUP_NOCACHE) === 0 && !(kind === AccessKind.Write && this.codeViews.has(view))) {
+      if (kind === AccessKind.Fetch) this.fetchEpoch++;
       tags[slot] = pn;
       (this.tlbView[kind] as (DataView | undefined)[])[slot] = view;
       (this.tlbGlobal[kind] as Uint8Array)[slot] = (lf & LOOKUP_GLOBAL) !== 0 ? 1 : 0;
@@ -929,6 +948,7 @@ export class Cpu {
     const view2 = lastPage !== page ? this.page(la - 1, AccessKind.Fetch) : undefined;
     const block: Block = {
       rip, insns, page, view, view2, alt: this.blocks.get(rip), live: true, succA: undefined, succB: undefined, hits: 0, fn: undefined,
+      vEpoch: -1, loopHot: false,
     };
     this.blocks.set(rip, block);
     if (view !== undefined) this.registerCode(view, block);
@@ -1080,16 +1100,66 @@ export class Cpu {
     const rip = this.rip;
     if (prev !== undefined) {
       const a = prev.succA;
-      if (a !== undefined && a.rip === rip && a.live && (!this.system || a.view === this.fetchView(rip))) return a;
+      if (a !== undefined && a.rip === rip && a.live && (!this.system || a.vEpoch === this.fetchEpoch || this.mappedAt(a, rip))) return a;
       const b = prev.succB;
-      if (b !== undefined && b.rip === rip && b.live && (!this.system || b.view === this.fetchView(rip))) return b;
+      if (b !== undefined && b.rip === rip && b.live && (!this.system || b.vEpoch === this.fetchEpoch || this.mappedAt(b, rip))) return b;
     }
     const block = this.blockFor(rip) ?? this.translate(rip);
+    if (this.system) this.mappedAt(block, rip);
     if (prev !== undefined) {
       prev.succB = prev.succA;
       prev.succA = block;
     }
     return block;
+  }
+
+  /**
+   * Whether `b` was decoded from the frame mapped at `rip` now; when the fetch TLB holds that
+   * mapping, the answer is remembered until the TLB changes (`vEpoch`).
+   */
+  private mappedAt(b: Block, rip: number): boolean {
+    if (b.view !== this.fetchView(rip)) return false;
+    const pn = pageOf(rip);
+    if ((this.tlbTag[AccessKind.Fetch] as Float64Array)[pn & (TLB_SIZE - 1)] === pn) b.vEpoch = this.fetchEpoch;
+    return true;
+  }
+
+  /**
+   * The hot block `b` compiled with the blocks statically reachable from it that are already
+   * decoded from the same frame and page (see jit.ts, regions); alone if there are none.
+   */
+  private compile(b: Block): CompiledBlock | undefined {
+    const members: Block[] = [b];
+    if (this.regions && this.mode === 64 && b.view !== undefined && b.view2 === undefined) {
+      const index = new Map<number, number>([[b.rip, 0]]);
+      for (let k = 0; k < members.length && members.length < MAX_REGION; k++) {
+        for (const t of staticSuccessors((members[k] as Block).insns)) {
+          if (index.has(t) || pageOf(t) !== b.page || members.length >= MAX_REGION) continue;
+          let m = this.blocks.get(t);
+          while (m !== undefined && !(m.live && m.view === b.view)) m = m.alt;
+          if (m === undefined || m.view2 !== undefined) continue;
+          index.set(t, members.length);
+          members.push(m);
+        }
+      }
+    }
+    if (members.length === 1) return compileBlock(b.insns, this.mode);
+    // Keep the blocks on a loop through the entry: those that can get back to it inside the
+    // region. Straight-line successors would only make the function bigger (V8 optimises a
+    // small loop far better) for a dispatch saved once.
+    const back = new Set<number>([0]);
+    for (let changed = true; changed; ) {
+      changed = false;
+      members.forEach((m, k) => {
+        if (!back.has(k) && staticSuccessors(m.insns).some((t) => back.has(members.findIndex((x) => x.rip === t)))) {
+          back.add(k);
+          changed = true;
+        }
+      });
+    }
+    const loop = members.filter((_, k) => back.has(k));
+    if (loop.length === 1) return compileBlock(b.insns, this.mode);
+    return compileRegion(loop, this.system);
   }
 
   private runBlocks(end: number): void {
@@ -1100,13 +1170,14 @@ export class Cpu {
       prev = block;
       this.blockBroken = false;
       if (block.fn !== undefined) {
-        block.fn(this);
+        // A region returns the member it left from, whose successors come next.
+        prev = (block.fn(this, end) as Block | undefined) ?? block;
         continue;
       }
       if (this.jit && ++block.hits >= this.jitThreshold) {
-        block.fn = compileBlock(block.insns, this.mode);
+        block.fn = this.compile(block);
         if (block.fn !== undefined) {
-          block.fn(this);
+          prev = (block.fn(this, end) as Block | undefined) ?? block;
           continue;
         }
       }

@@ -6,7 +6,7 @@
  */
 import type { Insn } from './decoder.js';
 import { LazyOp } from './flags.js';
-import { condSource, hi, lo, type JitGen } from './jit.js';
+import { carrySource, condSource, hi, lo, type JitGen } from './jit.js';
 
 const TWO32 = 4294967296;
 
@@ -44,7 +44,7 @@ const ALU_OP = ['+', '|', '', '', '&', '-', '^', '-'];
  */
 function aluCore(op: number, size: 4 | 8, g: JitGen): string | undefined {
   const kind = ALU_KIND[op];
-  if (kind === undefined) return undefined; // ADC/SBB: the handler reads CF
+  if (kind === undefined) return adcSbb(op === 3, size, g);
   g.setFlagSrc({ kind, size });
   const sym = ALU_OP[op] as string;
   if (g.flagsDead) {
@@ -74,6 +74,27 @@ function aluCore(op: number, size: 4 | 8, g: JitGen): string | undefined {
     `${carry} c.lfOp = ${lop}; c.lfSize = 8; c.lfA = a; c.lfAH = ah; c.lfB = b; c.lfBH = bh; c.lfR = res; c.lfRH = resh;` +
     ` fa = a; fah = ah; fb = b; fbh = bh; fr = res; frh = resh;`
   );
+}
+
+/**
+ * ADC/SBB with operands in `a`(`ah`) and `b`(`bh`): the carry-in comes from the block's previous
+ * flag producer when it is known, else from the lazy record; the record is written as the
+ * handler writes it (LazyOp.Adc/Sbb with lfCin).
+ */
+function adcSbb(sbb: boolean, size: 4 | 8, g: JitGen): string {
+  const cin = carrySource(g.flagSrc) ?? 'c.getCF()';
+  g.setFlagSrc({ kind: sbb ? 'sbb' : 'adc', size });
+  const lop = sbb ? LazyOp.Sbb : LazyOp.Adc;
+  if (size === 4) {
+    const res = sbb ? '(a - b - ci_) | 0' : '(a + b + ci_) | 0';
+    const rec = g.flagsDead ? '' : `c.lfOp = ${lop}; c.lfSize = 4; c.lfA = a; c.lfB = b; c.lfR = res; c.lfCin = ci_;`;
+    return `const ci_ = ${cin}; const res = ${res}; ${rec} fa = a; fb = b; fr = res; fci = ci_;`;
+  }
+  const carry = sbb
+    ? `const s_ = (a >>> 0) - (b >>> 0) - ci_; const res = s_ | 0, resh = (ah - bh - (s_ < 0 ? 1 : 0)) | 0;`
+    : `const s_ = (a >>> 0) + (b >>> 0) + ci_; const res = s_ | 0, resh = (ah + bh + (s_ > 4294967295 ? 1 : 0)) | 0;`;
+  const rec = g.flagsDead ? '' : `c.lfOp = ${lop}; c.lfSize = 8; c.lfA = a; c.lfAH = ah; c.lfB = b; c.lfBH = bh; c.lfR = res; c.lfRH = resh; c.lfCin = ci_;`;
+  return `const ci_ = ${cin}; ${carry} ${rec} fa = a; fah = ah; fb = b; fbh = bh; fr = res; frh = resh; fci = ci_;`;
 }
 
 function aluOpOf(i: Insn): number {
@@ -131,6 +152,48 @@ function aluByte(i: Insn, g: JitGen, form: 'EG' | 'GE' | 'EI'): string | undefin
 export const jitAluEbGb: Template = (i, g) => aluByte(i, g, 'EG');
 export const jitAluGbEb: Template = (i, g) => aluByte(i, g, 'GE');
 export const jitAluEbIb: Template = (i, g) => aluByte(i, g, 'EI');
+
+/** op AL, Ib (04 0C ... 3C). */
+export const jitAluAlIb: Template = (i, g) => (g.mode === 64 ? aluByte({ ...i, rm: 0 }, g, 'EI') : undefined);
+
+/** TEST AL, Ib (A8) and TEST Eb, Ib (F6 /0, /1). */
+export const jitTestEbIb: Template = (i, g) => {
+  if (g.mode !== 64) return undefined;
+  const rm = i.opcode === 0xa8 ? 0 : i.rm;
+  const pre = rm >= 0 ? '' : g.ea(i);
+  return `${pre} const a = ${rm >= 0 ? reg8(rm) : 'c.read8(la)'}, b = ${i.imm & 0xff}; ${aluCore8(4, g) ?? ''}`;
+};
+
+/** TEST rAX, Iz (A9) and TEST Ev, Iz (F7 /0, /1). */
+export const jitTestEvI: Template = (i, g) => {
+  if (!plain(i, g)) return undefined;
+  const size = i.opsize as 4 | 8;
+  const j: Insn = i.opcode === 0xa9 ? { ...i, rm: 0 } : i;
+  const b = size === 8 ? `const b = ${i.imm | 0}, bh = ${i.immHi | 0};` : `const b = ${i.imm | 0};`;
+  return `${b} ${readRm(j, g, 'a')} ${aluCore(4, size, g) ?? ''}`;
+};
+
+/** NOT Ev (F7 /2) and NEG Ev (F7 /3), 32/64-bit; NEG records flags as a subtraction from 0. */
+export function jitNegNot(neg: boolean): Template {
+  return (i, g) => {
+    if (!plain(i, g)) return undefined;
+    const size = i.opsize as 4 | 8;
+    const rd = readRm(i, g, 'a', true);
+    let core: string;
+    if (!neg) core = size === 8 ? 'const res = ~a, resh = ~ah;' : 'const res = ~a;';
+    else {
+      g.setFlagSrc({ kind: 'sub', size });
+      if (size === 4) {
+        const rec = g.flagsDead ? '' : `c.lfOp = ${LazyOp.Neg}; c.lfSize = 4; c.lfA = 0; c.lfB = a; c.lfR = res;`;
+        core = `const res = -a | 0; ${rec} fa = 0; fb = a; fr = res;`;
+      } else {
+        const rec = g.flagsDead ? '' : `c.lfOp = ${LazyOp.Neg}; c.lfSize = 8; c.lfA = 0; c.lfAH = 0; c.lfB = a; c.lfBH = ah; c.lfR = res; c.lfRH = resh;`;
+        core = `const res = -a | 0, resh = (~ah + (a === 0 ? 1 : 0)) | 0; ${rec} fa = 0; fah = 0; fb = a; fbh = ah; fr = res; frh = resh;`;
+      }
+    }
+    return `${rd} ${core} ${writeRm(i, g, 'res', 'resh', true)}`;
+  };
+}
 
 /** TEST Eb, Gb (84). */
 export const jitTestEbGb: Template = (i, g) => {
@@ -349,13 +412,21 @@ export function jitIncDec(dec: boolean): Template {
   return (i, g) => {
     if (!plain(i, g) || i.rm < 0) return undefined;
     const op = dec ? LazyOp.Dec : LazyOp.Inc;
+    g.setFlagSrc({ kind: 'incdec', size: i.opsize as 4 | 8 });
+    if (g.flagsDead) {
+      // Every flag it writes, and the CF it keeps, is overwritten before anything reads them.
+      if (i.opsize === 4) return `const res = (${lo(i.rm)} ${dec ? '-' : '+'} 1) | 0; ${lo(i.rm)} = res; ${hi(i.rm)} = 0; fr = res;`;
+      const carry = dec ? `(ah - (a === 0 ? 1 : 0)) | 0` : `(ah + (a === -1 ? 1 : 0)) | 0`;
+      return `const a = ${lo(i.rm)}, ah = ${hi(i.rm)}; const res = (a ${dec ? '-' : '+'} 1) | 0, resh = ${carry}; ${lo(i.rm)} = res; ${hi(i.rm)} = resh; fr = res; frh = resh;`;
+    }
+    const cf = carrySource(g.flagSrc) ?? 'c.getCF()';
     if (i.opsize === 4) {
-      return `const cf = c.getCF(); const a = ${lo(i.rm)}; const res = (a ${dec ? '-' : '+'} 1) | 0; c.lfOp = ${op}; c.lfSize = 4; c.lfA = a; c.lfB = 1; c.lfR = res; c.lfCin = cf; ${lo(i.rm)} = res; ${hi(i.rm)} = 0;`;
+      return `const cf = ${cf}; const a = ${lo(i.rm)}; const res = (a ${dec ? '-' : '+'} 1) | 0; c.lfOp = ${op}; c.lfSize = 4; c.lfA = a; c.lfB = 1; c.lfR = res; c.lfCin = cf; ${lo(i.rm)} = res; ${hi(i.rm)} = 0; fr = res;`;
     }
     const carry = dec ? `(ah - (a === 0 ? 1 : 0)) | 0` : `(ah + (a === -1 ? 1 : 0)) | 0`;
     return (
-      `const cf = c.getCF(); const a = ${lo(i.rm)}, ah = ${hi(i.rm)}; const res = (a ${dec ? '-' : '+'} 1) | 0, resh = ${carry};` +
-      ` c.lfOp = ${op}; c.lfSize = 8; c.lfA = a; c.lfAH = ah; c.lfB = 1; c.lfBH = 0; c.lfR = res; c.lfRH = resh; c.lfCin = cf; ${lo(i.rm)} = res; ${hi(i.rm)} = resh;`
+      `const cf = ${cf}; const a = ${lo(i.rm)}, ah = ${hi(i.rm)}; const res = (a ${dec ? '-' : '+'} 1) | 0, resh = ${carry};` +
+      ` c.lfOp = ${op}; c.lfSize = 8; c.lfA = a; c.lfAH = ah; c.lfB = 1; c.lfBH = 0; c.lfR = res; c.lfRH = resh; c.lfCin = cf; ${lo(i.rm)} = res; ${hi(i.rm)} = resh; fr = res; frh = resh;`
     );
   };
 }

@@ -59,6 +59,17 @@ const insn: fc.Arbitrary<number[]> = fc.oneof(
   // the registers from c.r, so the compiled block must have stored its register locals first
   fc.constant<number[]>([0x64, 0x48, 0x8b, 0x03]),
   fc.constant<number[]>([0x64, 0x48, 0x89, 0x0b]),
+  // op AL, Ib; TEST AL, Ib / rAX, Iz / Eb, Ib / Ev, Iz; NOT and NEG (register and through rbx)
+  fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 255 })).map(([op, imm]) => [op * 8 + 4, imm]),
+  fc.integer({ min: 0, max: 255 }).map((imm) => [0xa8, imm]),
+  fc.tuple(fc.boolean(), fc.integer()).map(([w, imm]) => [rex(w, 0, 0), 0xa9, ...[0, 8, 16, 24].map((s) => (imm >>> s) & 0xff)]),
+  fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 255 })).map(([r, imm]) => [0xf6, 0xc0 | r, imm]),
+  fc.tuple(fc.boolean(), reg, fc.integer()).map(([w, r, imm]) => [rex(w, 0, r), 0xf7, 0xc0 | (r & 7), ...[0, 8, 16, 24].map((s) => (imm >>> s) & 0xff)]),
+  fc.tuple(fc.boolean(), fc.boolean(), reg).map(([w, neg, r]) => [rex(w, 0, r), 0xf7, (neg ? 0xd8 : 0xd0) | (r & 7)]),
+  fc.tuple(fc.boolean(), fc.boolean()).map(([w, neg]) => [rex(w, 0, 0), 0xf7, neg ? 0x1b : 0x13]),
+  // ADC/SBB chains after a flag producer, and INC/DEC runs before a Jcc (carry and fusion paths)
+  fc.tuple(fc.boolean(), fc.boolean(), reg, reg, reg).map(([w, sbb, a, b, x]) => [rex(w, a, b), 0x01, modrmRR(a, b), rex(w, a, x), sbb ? 0x19 : 0x11, modrmRR(a, x), rex(w, b, x), sbb ? 0x19 : 0x11, modrmRR(b, x)]),
+  fc.tuple(fc.boolean(), reg, reg, fc.integer({ min: 0, max: 15 })).map(([w, a, b, cc]) => [rex(w, 0, a), 0xff, 0xc0 | (a & 7), rex(w, 0, b), 0xff, 0xc8 | (b & 7), 0x70 + cc, 0x02, 0x66, 0x90]),
   // a conditional forward jump over the next instruction (2-byte nop)
   fc.integer({ min: 0, max: 15 }).map((cc) => [0x70 + cc, 0x02, 0x66, 0x90]),
 );

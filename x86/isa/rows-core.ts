@@ -5,7 +5,7 @@
 import { aluALIb, aluEbGb, aluEbIb, aluEvGv, aluEvI, aluGbEb, aluGvEv, aluRaxIz, incDec, negNot, testAI, testEG, testEI } from '../exec/alu.js';
 import { callE, callJ, cmovGE, jccJ, jmpE, jmpJ, loopJ, ret, setccE } from '../exec/control.js';
 import { cbw, cwd, lea, leave, movEG, movEI, movGE, movsx, movsxd, movZI, movzx, popE, popZ, pushE, pushI, pushZ, xchgAZ, xchgEG } from '../exec/data.js';
-import { jitCallE, jitCmov, jitJmpE, jitSetcc, jitAluEbGb, jitAluEbIb, jitAluGbEb, jitMovEbGb, jitMovEbIb, jitMovGbEb, jitMovZbIb, jitTestEbGb, jitAluEvGv, jitAluEvI, jitAluGvEv, jitCall, jitIncDec, jitJcc, jitJmp, jitLea, jitMovEvGv, jitMovEvIz, jitMovGvEv, jitMovsxB, jitMovsxd, jitMovsxW, jitMovZvIv, jitMovzxB, jitMovzxW, jitNop, jitPopZ, jitPushZ, jitRet, jitTestEvGv } from '../jit-templates.js';
+import { jitCallE, jitCmov, jitJmpE, jitSetcc, jitAluEbGb, jitAluEbIb, jitAluGbEb, jitMovEbGb, jitMovEbIb, jitMovGbEb, jitMovZbIb, jitTestEbGb, jitAluEvGv, jitAluEvI, jitAluGvEv, jitCall, jitIncDec, jitJcc, jitJmp, jitLea, jitMovEvGv, jitMovEvIz, jitMovGvEv, jitMovsxB, jitMovsxd, jitMovsxW, jitMovZvIv, jitMovzxB, jitMovzxW, jitNop, jitPopZ, jitPushZ, jitRet, jitTestEvGv, jitAluAlIb, jitTestEbIb, jitTestEvI, jitNegNot } from '../jit-templates.js';
 import { ARITH, AF, CF, NO_FLAGS, OF, PF, SF, ZF, rowName, type FlagEffect, type OperandKind, type Row } from './types.js';
 
 type RowSpec = Omit<Row, 'name'> & { readonly name?: string };
@@ -36,7 +36,7 @@ function aluRows(): Row[] {
       row({ mnemonic: m, map: 'one', opcode: b + 1, operands: ['Ev', 'Gv'], flags, lock, exec: aluEvGv, jit: jitAluEvGv }),
       row({ mnemonic: m, map: 'one', opcode: b + 2, operands: ['Gb', 'Eb'], flags, exec: aluGbEb, jit: jitAluGbEb }),
       row({ mnemonic: m, map: 'one', opcode: b + 3, operands: ['Gv', 'Ev'], flags, exec: aluGvEv, jit: jitAluGvEv }),
-      row({ mnemonic: m, map: 'one', opcode: b + 4, operands: ['AL', 'Ib'], flags, exec: aluALIb }),
+      row({ mnemonic: m, map: 'one', opcode: b + 4, operands: ['AL', 'Ib'], flags, exec: aluALIb, jit: jitAluAlIb }),
       row({ mnemonic: m, map: 'one', opcode: b + 5, operands: ['rAX', 'Iz'], flags, exec: aluRaxIz, jit: jitAluEvI }),
       row({ mnemonic: m, map: 'one', opcode: 0x80, reg: op, operands: ['Eb', 'Ib'], flags, lock, exec: aluEbIb, jit: jitAluEbIb }),
       row({ mnemonic: m, map: 'one', opcode: 0x81, reg: op, operands: ['Ev', 'Iz'], flags, lock, exec: aluEvI, jit: jitAluEvI }),
@@ -51,16 +51,16 @@ function unaryRows(): Row[] {
   return [
     row({ mnemonic: 'test', map: 'one', opcode: 0x84, operands: ['Eb', 'Gb'], flags: LOGIC, exec: (c, i) => testEG(c, i, 1), jit: jitTestEbGb }),
     row({ mnemonic: 'test', map: 'one', opcode: 0x85, operands: ['Ev', 'Gv'], flags: LOGIC, exec: (c, i) => testEG(c, i, i.opsize), jit: jitTestEvGv }),
-    row({ mnemonic: 'test', map: 'one', opcode: 0xa8, operands: ['AL', 'Ib'], flags: LOGIC, exec: (c, i) => testAI(c, i, 1) }),
-    row({ mnemonic: 'test', map: 'one', opcode: 0xa9, operands: ['rAX', 'Iz'], flags: LOGIC, exec: (c, i) => testAI(c, i, i.opsize) }),
-    row({ mnemonic: 'test', map: 'one', opcode: 0xf6, reg: 0, operands: ['Eb', 'Ib'], flags: LOGIC, exec: (c, i) => testEI(c, i, 1) }),
-    row({ name: 'test_Eb_Ib_f6_1', mnemonic: 'test', map: 'one', opcode: 0xf6, reg: 1, operands: ['Eb', 'Ib'], flags: LOGIC, exec: (c, i) => testEI(c, i, 1) }),
-    row({ mnemonic: 'test', map: 'one', opcode: 0xf7, reg: 0, operands: ['Ev', 'Iz'], flags: LOGIC, exec: (c, i) => testEI(c, i, i.opsize) }),
-    row({ name: 'test_Ev_Iz_f7_1', mnemonic: 'test', map: 'one', opcode: 0xf7, reg: 1, operands: ['Ev', 'Iz'], flags: LOGIC, exec: (c, i) => testEI(c, i, i.opsize) }),
+    row({ mnemonic: 'test', map: 'one', opcode: 0xa8, operands: ['AL', 'Ib'], flags: LOGIC, exec: (c, i) => testAI(c, i, 1), jit: jitTestEbIb }),
+    row({ mnemonic: 'test', map: 'one', opcode: 0xa9, operands: ['rAX', 'Iz'], flags: LOGIC, exec: (c, i) => testAI(c, i, i.opsize), jit: jitTestEvI }),
+    row({ mnemonic: 'test', map: 'one', opcode: 0xf6, reg: 0, operands: ['Eb', 'Ib'], flags: LOGIC, exec: (c, i) => testEI(c, i, 1), jit: jitTestEbIb }),
+    row({ name: 'test_Eb_Ib_f6_1', mnemonic: 'test', map: 'one', opcode: 0xf6, reg: 1, operands: ['Eb', 'Ib'], flags: LOGIC, exec: (c, i) => testEI(c, i, 1), jit: jitTestEbIb }),
+    row({ mnemonic: 'test', map: 'one', opcode: 0xf7, reg: 0, operands: ['Ev', 'Iz'], flags: LOGIC, exec: (c, i) => testEI(c, i, i.opsize), jit: jitTestEvI }),
+    row({ name: 'test_Ev_Iz_f7_1', mnemonic: 'test', map: 'one', opcode: 0xf7, reg: 1, operands: ['Ev', 'Iz'], flags: LOGIC, exec: (c, i) => testEI(c, i, i.opsize), jit: jitTestEvI }),
     row({ mnemonic: 'not', map: 'one', opcode: 0xf6, reg: 2, operands: ['Eb'], flags: NO_FLAGS, lock: true, exec: (c, i) => negNot(c, i, 1, false) }),
-    row({ mnemonic: 'not', map: 'one', opcode: 0xf7, reg: 2, operands: ['Ev'], flags: NO_FLAGS, lock: true, exec: (c, i) => negNot(c, i, i.opsize, false) }),
+    row({ mnemonic: 'not', map: 'one', opcode: 0xf7, reg: 2, operands: ['Ev'], flags: NO_FLAGS, lock: true, exec: (c, i) => negNot(c, i, i.opsize, false), jit: jitNegNot(false) }),
     row({ mnemonic: 'neg', map: 'one', opcode: 0xf6, reg: 3, operands: ['Eb'], flags: ARITH_W, lock: true, exec: (c, i) => negNot(c, i, 1, true) }),
-    row({ mnemonic: 'neg', map: 'one', opcode: 0xf7, reg: 3, operands: ['Ev'], flags: ARITH_W, lock: true, exec: (c, i) => negNot(c, i, i.opsize, true) }),
+    row({ mnemonic: 'neg', map: 'one', opcode: 0xf7, reg: 3, operands: ['Ev'], flags: ARITH_W, lock: true, exec: (c, i) => negNot(c, i, i.opsize, true), jit: jitNegNot(true) }),
     row({ mnemonic: 'inc', map: 'one', opcode: 0xfe, reg: 0, operands: ['Eb'], flags: INCDEC, lock: true, exec: (c, i) => incDec(c, i, 1, false, i.rm) }),
     row({ mnemonic: 'dec', map: 'one', opcode: 0xfe, reg: 1, operands: ['Eb'], flags: INCDEC, lock: true, exec: (c, i) => incDec(c, i, 1, true, i.rm) }),
     row({ mnemonic: 'inc', map: 'one', opcode: 0xff, reg: 0, operands: ['Ev'], flags: INCDEC, lock: true, exec: (c, i) => incDec(c, i, i.opsize, false, i.rm), jit: jitIncDec(false) }),
