@@ -9,6 +9,7 @@
  * --disk-writes=through`) writes the file itself. A read-only disk (`access=ro`) is opened
  * read-only either way.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventHub } from '../../abi/evtchn/channels.js';
 import type { GrantHub } from '../../abi/gnttab/grants.js';
@@ -104,7 +105,11 @@ export function detachDisks(vbds: readonly VbdBackend[]): string[] {
  */
 export function finishDisks(disks: readonly OpenDisk[], exportDir?: string): void {
   try {
-    if (exportDir !== undefined) for (const d of disks) exportImage(d.image, join(exportDir, `${d.spec.vdev}.img`));
+    if (exportDir !== undefined) {
+      // Created when missing (as mkdir -p): a missing directory must not fail a run that has ended.
+      if (disks.length > 0) mkdirSync(exportDir, { recursive: true });
+      for (const d of disks) exportImage(d.image, join(exportDir, `${d.spec.vdev}.img`));
+    }
   } finally {
     closeDisks(disks);
   }

@@ -2,7 +2,7 @@
  * Disks in a boot (harness/boot/disks.ts through bootGuest): xl.cfg `disk=` entries become the
  * toolstack's vbd nodes and a blkback waiting in InitWait for the guest's frontend; the image
  * files are opened copy-on-write by default and never modified; the export writes each disk
- * as the guest left it; a missing image is a user error naming it.
+ * as the guest left it (its directory created when missing); a missing image is a user error naming it.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,9 +23,8 @@ describe('bootGuest with disks', () => {
     writeFileSync(root, rootBytes);
     writeFileSync(data, Buffer.alloc(8 * 512, 0x11));
     const cfg = writeTinyGuest(dir, 'withdisks', { console: 'hi\n', end: { shutdown: 0 } }, `disk = [ "file:root.img,xvda,w", "${data},raw,xvdb,r" ]\n`);
-    const out = join(dir, 'export');
-    const { mkdirSync } = await import('node:fs');
-    mkdirSync(out);
+    // The export directory is created when missing, parents included.
+    const out = join(dir, 'export', 'nested');
     const r = await bootGuest({ config: loadXlConfig(cfg), diskExportDir: out });
     expect(r.end).toBe('poweroff');
     const h = r.xenstore.host;
