@@ -21,8 +21,7 @@ export const schedOp: Handler = (ctx) => {
   const cmd = cmdOf(ctx, 1);
   switch (cmd) {
     case S.SCHEDOP_yield:
-      ctx.subop('SCHEDOP_yield');
-      return 0;
+      return yieldVcpu(ctx);
     case S.SCHEDOP_block:
       return block(ctx);
     case S.SCHEDOP_shutdown: {
@@ -131,13 +130,22 @@ function block(ctx: HypercallContext): number {
   return 0;
 }
 
+/**
+ * SCHEDOP_yield: the vCPU gives up the physical CPU (Xen's vcpu_yield): its slice ends here and
+ * the scheduler runs the next runnable vCPU (the same one again when it is the only one). Linux
+ * yields in loops that wait for another vCPU (xen_pv_cpu_up waiting for the new CPU to report
+ * online), so the wait costs one hypercall per round instead of a slice of spinning.
+ */
+function yieldVcpu(ctx: HypercallContext): number {
+  ctx.subop('SCHEDOP_yield');
+  ctx.vcpu.cpu.stopRequested = true;
+  return 0;
+}
+
 /** The legacy sched_op (Xen's do_sched_op_compat): yield and block as sched_op, shutdown by value. */
 export const schedOpCompat: Handler = (ctx) => {
   const cmd = cmdOf(ctx, 1);
-  if (cmd === S.SCHEDOP_yield) {
-    ctx.subop('SCHEDOP_yield');
-    return 0;
-  }
+  if (cmd === S.SCHEDOP_yield) return yieldVcpu(ctx);
   if (cmd === S.SCHEDOP_block) return block(ctx);
   if (cmd === S.SCHEDOP_shutdown) {
     ctx.subop('SCHEDOP_shutdown');

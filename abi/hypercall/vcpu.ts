@@ -9,9 +9,14 @@
  * vcpu_guest_context into it, and leaves it down until VCPUOP_up.
  *
  * Semantics follow Xen 4.17's common/domain.c and arch/x86 vcpu handling (facts, our words):
- *  - initialise: the vCPU needs a vcpu_info (id < 32, or registered) else -EINVAL; already
- *    initialised -EEXIST; the context's addresses must be canonical and the kernel CR3 a frame
- *    of the domain, else -EINVAL;
+ *  - initialise: the vCPU needs a vcpu_info (id < 32, or registered) else -EINVAL; an
+ *    unreadable context -EFAULT; already initialised -EEXIST; then arch_set_info_guest's checks,
+ *    each -EINVAL: RIP, RSP, kernel_sp, the segment bases, the callbacks, every trap handler
+ *    (and the LDT base when ldt_ents is set) canonical; the LDT base a page-aligned guest
+ *    address and at most 8192 entries; at most 16 GDT frames; a vCPU starting in user mode
+ *    needs ctrlreg[1]; the GDT frames must take the descriptor-page type (pv_set_gdt); the
+ *    kernel and user roots must be the domain's frames and validate as L4 tables (the GDT is
+ *    dropped again if they do not). VGCF_online brings the vCPU up at once;
  *  - up: -EINVAL until initialised; down: downing the last vCPU that is up shuts the domain
  *    down (poweroff); is_up: 1 or 0;
  *  - singleshot timer ops: the calling vCPU only (-EINVAL); periodic: 1 ms ≤ period ≤ 2^62-1;
@@ -27,9 +32,11 @@ import type { Domain } from '../hv/domain.js';
 import { MachineMemory, PageType } from '../hv/machine.js';
 import { View } from '../layout/view.js';
 import { DR6_DEFAULT, DR7_DEFAULT, setDebugreg } from '../pv/debugreg.js';
+import { DESCS_PER_FRAME } from '../pv/gdt.js';
+import { destroyGdt, setGdt } from './descriptors.js';
 import type { PvVcpu } from '../pv/vcpu.js';
 import { FLAT_KERNEL_CS64, FLAT_USER_CS32 } from '../pv/vcpu.js';
-import { VGCF_in_kernel, VGCF_syscall_disables_events, XEN_LEGACY_MAX_VCPUS } from '../public/arch-x86.js';
+import { VGCF_in_kernel, VGCF_online, VGCF_syscall_disables_events, XEN_LEGACY_MAX_VCPUS } from '../public/arch-x86.js';
 import { XEN_EEXIST, XEN_EFAULT, XEN_EINVAL, XEN_ENOENT, XEN_ENOSYS, XEN_ETIME } from '../public/errno.js';
 import { layout } from '../public/index.js';
 import { SHUTDOWN_poweroff } from '../public/sched.js';
@@ -191,6 +198,8 @@ const O = {
   gsUser: off('gs_base_user'),
   ldtBase: off('ldt_base'),
   ldtEnts: off('ldt_ents'),
+  gdtFrames: off('gdt_frames'),
+  gdtEnts: off('gdt_ents'),
   debugreg: off('debugreg'),
 };
 
@@ -204,6 +213,14 @@ const GPR: readonly (readonly [string, number])[] = [
   ['r8', 8], ['r9', 9], ['r10', 10], ['r11', 11], ['r12', 12], ['r13', 13], ['r14', 14], ['r15', 15],
 ];
 const TRAP_INFO_SIZE = layout('trap_info', 'x86_64').size;
+/** vcpu_guest_context.gdt_frames has 16 slots; an LDT has at most 8192 entries. */
+const GDT_FRAMES = 16;
+const MAX_LDT_ENTS = 8192;
+
+/** An unsigned 64-bit field as a number (exact below 2^53, correctly rounded above). */
+function u64(dv: DataView, at: number): number {
+  return dv.getUint32(at + 4, true) * TWO32 + dv.getUint32(at, true);
+}
 
 /** A signed 64-bit field as a number (exact for canonical addresses and values below 2^53). */
 function s64(dv: DataView, at: number): number {
@@ -219,25 +236,43 @@ function initialise(ctx: HypercallContext, dt: DomainTime, t: VcpuTime, arg: num
   const b = c.bytes();
   const dv = new DataView(b.buffer);
   const reg = (n: string): number => s64(dv, O.regs + (R[n] as number));
-  // Validation (Xen's arch_set_info_guest for a 64-bit PV guest), before anything changes.
-  const addresses = [reg('rip'), reg('rsp'), s64(dv, O.event), s64(dv, O.failsafe), s64(dv, O.syscall), s64(dv, O.ldtBase), s64(dv, O.fsBase), s64(dv, O.gsKernel), s64(dv, O.gsUser)];
+  // Validation, in the order of Xen 4.17's arch_set_info_guest for a 64-bit PV guest, before
+  // anything changes.
+  const ldtBase = s64(dv, O.ldtBase);
+  const ldtEnts = u64(dv, O.ldtEnts);
+  const addresses = [reg('rip'), reg('rsp'), s64(dv, O.kernelSp), s64(dv, O.fsBase), s64(dv, O.gsKernel), s64(dv, O.gsUser), s64(dv, O.event), s64(dv, O.syscall), s64(dv, O.failsafe)];
+  if (ldtEnts !== 0) addresses.push(ldtBase);
   for (let k = 0; k < 256; k++) addresses.push(s64(dv, O.trap + k * TRAP_INFO_SIZE + 8));
   if (!addresses.every(isCanonical)) return -XEN_EINVAL;
-  if (s64(dv, O.ldtEnts) > 8192 || s64(dv, O.ldtEnts) < 0) return -XEN_EINVAL;
+  // __addr_ok: a guest address (below 2^47, or above Xen's range), page aligned; at most 8192 entries.
+  if (!(ldtBase >= 0 ? ldtBase < 2 ** 47 : ldtBase >= XEN_VIRT_END)) return -XEN_EINVAL;
+  if (ldtBase % PAGE_SIZE !== 0 || ldtEnts > MAX_LDT_ENTS) return -XEN_EINVAL;
+  const gdtEnts = u64(dv, O.gdtEnts);
+  if (Math.ceil(gdtEnts / DESCS_PER_FRAME) > GDT_FRAMES) return -XEN_EINVAL;
   const flags = s64(dv, O.flags);
   // ctrlreg[3] and ctrlreg[1] hold xen_pfn_to_cr3(mfn): the frame number in bits 12 and up.
-  const cr3 = Math.floor(s64(dv, O.ctrlreg + 3 * 8) / PAGE_SIZE);
-  const cr1 = Math.floor(s64(dv, O.ctrlreg + 1 * 8) / PAGE_SIZE);
-  if (!domainFrame(d, cr3, true)) return -XEN_EINVAL;
-  if (cr1 !== 0 && !domainFrame(d, cr1, true)) return -XEN_EINVAL;
-  // With the PV MMU on the domain, the roots are taken as L4 tables (validated, referenced).
-  if (d.mmu !== undefined && d.mmu.vcpus[t.id] !== undefined) {
-    const rc = d.mmu.setBaseptrs(t.id, cr3, cr1);
-    if (rc !== 0) return rc;
-  }
+  const cr3 = Math.floor(u64(dv, O.ctrlreg + 3 * 8) / PAGE_SIZE);
+  const cr1 = Math.floor(u64(dv, O.ctrlreg + 1 * 8) / PAGE_SIZE);
+  // A vCPU that starts in user mode needs its user page tables.
+  if ((flags & VGCF_in_kernel) === 0 && u64(dv, O.ctrlreg + 1 * 8) === 0) return -XEN_EINVAL;
+  // Roots that are no frames of the domain fail whatever the GDT (checked before a PvVcpu is built).
+  if (!domainFrame(d, cr3, true) || (cr1 !== 0 && !domainFrame(d, cr1, true))) return -XEN_EINVAL;
 
   const v = d.vcpus[t.id] ?? dt.host.createVcpu(d, t.id);
   if (v === undefined) throw new Error(`domain ${d.id} has no machine memory for vCPU ${t.id} (Domain.machine unset)`);
+  // pv_set_gdt, then the page-table roots; a root that fails takes the new GDT down again.
+  const gdt = installGdt(d, v, dv, gdtEnts);
+  if (gdt !== 0) return gdt;
+  const roots = setRoots(d, t.id, cr3, cr1);
+  if (roots !== 0) {
+    if (d.mmu !== undefined) destroyGdt(v, d.mmu.types);
+    return roots;
+  }
+  const mmuState = d.mmu?.vcpus[t.id];
+  if (mmuState !== undefined) {
+    mmuState.ldtEnts = ldtEnts;
+    mmuState.ldtBase = ldtEnts !== 0 ? ldtBase : 0;
+  }
   const cpu = v.cpu;
   for (const [n, r] of GPR) v.setReg(r, reg(n));
   cpu.rip = reg('rip');
@@ -283,6 +318,29 @@ function initialise(ctx: HypercallContext, dt: DomainTime, t: VcpuTime, arg: num
   t.initialised = true;
   dt.bindArea(v);
   dt.updateTime(t.id);
+  // VGCF_online: the vCPU comes up at once, without VCPUOP_up.
+  if ((flags & VGCF_online) !== 0) dt.online(v);
+  return 0;
+}
+
+/**
+ * The context's GDT (gdt_frames, gdt_ents) through pv_set_gdt: each frame takes a descriptor-page
+ * type reference. A domain without the PV MMU (a bare test machine) has no page types to take,
+ * so only an empty GDT is accepted there.
+ */
+function installGdt(d: Domain, v: PvVcpu, dv: DataView, entries: number): number {
+  const nr = Math.ceil(entries / DESCS_PER_FRAME);
+  const frames: number[] = [];
+  for (let k = 0; k < nr; k++) frames.push(u64(dv, O.gdtFrames + k * 8));
+  if (d.mmu === undefined) return entries === 0 ? 0 : -XEN_EINVAL;
+  const rc = setGdt(v, d.mmu.types, d.id, frames, entries);
+  if (rc === 0) v.cpu.flushTlb();
+  return rc;
+}
+
+/** The kernel (and user) page-table roots (frames of the domain), taken as L4 tables by the PV MMU. */
+function setRoots(d: Domain, id: number, cr3: number, cr1: number): number {
+  if (d.mmu !== undefined && d.mmu.vcpus[id] !== undefined) return d.mmu.setBaseptrs(id, cr3, cr1);
   return 0;
 }
 

@@ -50,16 +50,20 @@ export class XenWithoutDe extends Xen {
   }
 }
 
-/** `xen`: a hypervisor to use instead of a plain one (a test's subclass with another CPUID policy). */
-export function pvDomain(xen = new Xen(FEATURES)): PvDomain {
+/**
+ * `xen`: a hypervisor to use instead of a plain one (a test's subclass with another CPUID policy);
+ * `vcpus`: the domain's max_vcpus (vCPU 0 is attached; the others wait for VCPUOP_initialise).
+ */
+export function pvDomain(xen = new Xen(FEATURES), vcpus = 1): PvDomain {
   const mem = new MachineMemory({ frames: 4096, seed: 3 });
   const types = new PageTypes(mem);
   const d = new Domain(1, 'guest');
   const p2m = mem.allocDomainMemory(1, NR_PAGES) as number[];
   const other = mem.allocDomainMemory(2, 8) as number[];
-  const mmu = new PvMmu(types, { domid: 1, vcpus: 1 });
+  const mmu = new PvMmu(types, { domid: 1, vcpus });
   new PvMmu(types, { domid: 2, vcpus: 1 });
   d.mmu = mmu;
+  d.maxVcpus = vcpus;
   d.machine = mem;
   d.p2m = p2m;
   d.memory = DomainMemory.libxlPv(NR_PAGES * 4);
