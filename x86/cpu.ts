@@ -252,8 +252,12 @@ export class Cpu {
   jit = true;
   /** Executions after which a block is compiled (1: compile on first use, for tests). */
   jitThreshold = 20;
-  /** Compile hot blocks together with their decoded static successors (x86/jit.ts regions); off: one block at a time. */
-  regions = true;
+  /**
+   * Compile hot blocks together with their decoded static successors (x86/jit.ts regions); off:
+   * one block at a time. Off by default: measured on the Linux boot they cost more than they save
+   * while the scheduler drops all compiled code before every timer deadline (docs/performance.md).
+   */
+  regions = false;
   /** Set by a hook to leave `run` after the current instruction. */
   stopRequested = false;
   /**
