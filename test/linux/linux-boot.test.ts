@@ -29,7 +29,7 @@ import { bootGuest, loadXlConfig, type BootResult } from '../../harness/boot/boo
 import { scratchDir } from '../support/tmp.js';
 
 /** vCPUs of the boot: the config's `vcpus` and the checks' `xenlab.vcpus`. */
-const VCPUS = 1;
+const VCPUS = 2;
 
 const SAMPLE = join(import.meta.dirname, '../../fixtures/configs/linux-pv.cfg');
 const dir = scratchDir('linux');
