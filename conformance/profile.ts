@@ -109,8 +109,34 @@ const GRUB_PROFILE: GuestProfile = {
 };
 
 /**
- * The probe guests (fixtures/guests/README.md and docs/probe-guests.md say what each tests), and
- * GRUB (docs/grub.md).
+ * Debian's Linux cloud kernel with the pipeline's TAP initramfs (docs/linux.md): the sample
+ * config fixtures/configs/linux-pv.cfg (a disk and a vif on xenbr0), booted with the TAP init
+ * instead of the shell and two vCPUs. Its /init prints TAP over hvc0: userspace, /proc/cpuinfo
+ * against the vCPUs given, /sys/hypervisor, the frontends' modules, ext4 on xvda (read a known
+ * file, write one and sync), eth0 by DHCP from the built-in gateway and a ping; then poweroff -f.
+ * About 2 G guest instructions.
+ */
+const LINUX_VCPUS = 2;
+const LINUX_PROFILE: GuestProfile = {
+  name: 'linux',
+  description: "Debian's Linux cloud kernel, 2 vCPUs: userspace TAP over hvc0 — frontends, ext4 on blkfront, DHCP and ping over netfront",
+  config: 'fixtures/configs/linux-pv.cfg',
+  // cryptomgr.notests: the kernel's crypto self-tests (a third of the boot's instructions) test
+  // its crypto code, not its use of the Xen ABI.
+  overrides: [`vcpus=${LINUX_VCPUS}`, `extra="console=hvc0 xenlab.vcpus=${LINUX_VCPUS} cryptomgr.notests"`],
+  expectEnd: 'poweroff',
+  timeoutSeconds: 60,
+  fixture: 'kernel',
+  async prepare() {
+    const { buildLinuxGuest } = await import('../fixtures/pipeline/linux-guest.js');
+    const m = await buildLinuxGuest();
+    return [`kernel=${m.kernel}`, `ramdisk=${m.initrd}`, `disk=[ "format=raw,vdev=xvda,access=rw,target=${m.disk}" ]`];
+  },
+};
+
+/**
+ * The probe guests (fixtures/guests/README.md and docs/probe-guests.md say what each tests),
+ * GRUB (docs/grub.md) and Linux (docs/linux.md).
  */
 export const BUILTIN_PROFILES: readonly GuestProfile[] = [
   probe('probe-basics', 'xen_version, start_info, P2M/M2P, memory_op, console_io, error codes, first traps'),
@@ -128,4 +154,5 @@ export const BUILTIN_PROFILES: readonly GuestProfile[] = [
   shutdown('crash', 'crash'),
   shutdown('watchdog', 'watchdog'),
   GRUB_PROFILE,
+  LINUX_PROFILE,
 ];
