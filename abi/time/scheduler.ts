@@ -72,6 +72,12 @@ export interface RunMachineOptions {
    * it. Like `maxTime` it wakes no guest: a guest with nothing pending still ends as 'stalled'.
    */
   readonly hostDeadline?: () => number;
+  /**
+   * A host that feeds input as it arrives (a terminal, a pipe) on the virtual clock: before
+   * virtual time jumps over an idle stretch, the loop pauses with `skip`, so input already on its
+   * way lands before the jump rather than after it.
+   */
+  readonly hostInput?: boolean;
 }
 
 export type StopReason =
@@ -106,6 +112,8 @@ interface Entry {
  *  - `idle`: nothing can run before system time `until`. Virtual time has jumped there already
  *    (`skipped`); in realtime mode (`skipped` false) the host waits until then (sleeps, or takes
  *    host input meanwhile) before it resumes; the loop then republishes the clocks and goes on;
+ *  - `skip` (only with `hostInput`, on the virtual clock): virtual time is about to jump to
+ *    `until`; `next(true)` (the host injected something) looks again instead of jumping;
  *  - `stalled`: every vCPU is blocked or down and nothing pending can wake one; `next(true)`
  *    resumes (the host has injected something, or will look again), anything else ends the run
  *    as 'stalled'.
@@ -113,6 +121,7 @@ interface Entry {
 export type RunPause =
   | { readonly kind: 'slice'; readonly instructions: number }
   | { readonly kind: 'idle'; readonly until: number; readonly skipped: boolean }
+  | { readonly kind: 'skip'; readonly until: number }
   | { readonly kind: 'stalled' };
 
 /** Runs the machine to its end; see the file comment. */
@@ -171,6 +180,10 @@ export function* machineSteps(opts: RunMachineOptions): Generator<RunPause, RunR
         if (nextDeadline(live, undefined) === NO_TIMER || ++idleJumps > MAX_IDLE_JUMPS) {
           if ((yield { kind: 'stalled' }) !== true) return result('stalled');
           idleJumps = 0;
+          for (const d of live) d.time?.updateAllTime();
+          continue;
+        }
+        if (opts.hostInput === true && !clock.realtime && (yield { kind: 'skip', until: deadline }) === true) {
           for (const d of live) d.time?.updateAllTime();
           continue;
         }

@@ -104,7 +104,7 @@ export class ConsoleSession {
 
   private async drive(opts: RunMachineOptions, input: ConsoleInput): Promise<RunResult> {
     const clock = opts.xen.clock;
-    const steps = machineSteps(opts);
+    const steps = machineSteps({ ...opts, hostInput: true });
     let answer: boolean | undefined;
     let lastYield = performance.now();
     let finished = false;
@@ -120,6 +120,16 @@ export class ConsoleSession {
           return s.value;
         }
         const p = s.value;
+        if (p.kind === 'skip') {
+          // Virtual time is about to jump over idle time: input already on its way (typed in
+          // answer to the output so far) lands first. Two event-loop turns let a stream's data
+          // event run and then what its handler scheduled.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          answer = this.feed(input) > 0;
+          lastYield = performance.now();
+          continue;
+        }
         if (p.kind === 'slice' || (p.kind === 'idle' && p.skipped)) {
           if (performance.now() - lastYield < YIELD_MS) continue;
           await new Promise<void>((resolve) => setImmediate(resolve));

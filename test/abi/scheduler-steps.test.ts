@@ -34,7 +34,7 @@ function sleeper(): { w: World; hostPort: number } {
 }
 
 /** Drives machineSteps; `onPause` answers each pause (true resumes a stall). */
-function drive(w: World, onPause: (p: RunPause) => boolean | undefined, extra: { hostDeadline?: () => number } = {}): { r: RunResult; pauses: RunPause[] } {
+function drive(w: World, onPause: (p: RunPause) => boolean | undefined, extra: { hostDeadline?: () => number; hostInput?: boolean } = {}): { r: RunResult; pauses: RunPause[] } {
   const pauses: RunPause[] = [];
   const steps = machineSteps({ xen: w.xen, domains: [w.dom], ...extra });
   let answer: boolean | undefined;
@@ -106,6 +106,36 @@ describe('machineSteps', () => {
     const idle = pauses.filter((p) => p.kind === 'idle');
     expect(idle.map((p) => (p.kind === 'idle' ? p.until : 0))).toEqual([10_000_000, 20_000_000, 30_000_000, 35_000_000]);
     expect(idle.every((p) => p.kind === 'idle' && p.skipped)).toBe(true);
+  });
+
+  it('with hostInput, pauses before each idle jump; an injection there wakes the guest before time moves', () => {
+    const w = world();
+    load(w, CODE, [...asm.hc(HC.sched_op, SCHEDOP_block, 0), ...asm.jmpSelf]);
+    const { pauses } = drive(w, () => undefined, { hostDeadline: () => 35_000_000, hostInput: true });
+    const kinds = pauses.map((p) => (p.kind === 'skip' || p.kind === 'idle' ? `${p.kind}@${p.until}` : p.kind)).filter((k) => k !== 'slice');
+    expect(kinds).toEqual(['skip@10000000', 'idle@10000000', 'skip@20000000', 'idle@20000000', 'skip@30000000', 'idle@30000000', 'skip@35000000', 'idle@35000000']);
+
+    // The host answers the first skip by raising the guest's event: the guest's callback runs
+    // at the time it blocked (before 10 ms), not after the jump.
+    // A sleeper that keeps the default 10 ms periodic timer, so it idles rather than stalls.
+    const s = world();
+    const hostPort = s.dom.evtchn!.hostBind(s.dom.evtchn!.allocUnbound(1, 0));
+    load(s, CODE, [...asm.hc(HC.sched_op, SCHEDOP_block, 0), ...asm.jmpSelf]);
+    s.ram.bytes(EVENT_CB, shutdownCode(s, REASON));
+    let injected = false;
+    const woken = drive(
+      s,
+      (p) => {
+        if (p.kind !== 'skip' || injected) return undefined;
+        injected = true;
+        s.xen.events.host.send(hostPort);
+        return true;
+      },
+      { hostInput: true },
+    );
+    expect(injected).toBe(true);
+    expect(woken.r.reason).toBe('ended');
+    expect(woken.r.now).toBeLessThan(10_000_000);
   });
 
   it('at a stall, the host may raise an event and resume; without an answer the run ends as stalled', () => {
