@@ -243,24 +243,7 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     const storeMfn = built.p2m[built.layout.storePfn];
     if (storeMfn === undefined) throw new Error('boot: the XenStore page has no machine frame');
     writeDom0Tree(xs);
-    writeDomainTree(xs, {
-      domid: d.id,
-      name: cfg.name,
-      uuid: cfg.uuid ?? '00000000-0000-0000-0000-000000000000',
-      memoryKiB: cfg.memory * 1024,
-      maxmemKiB: cfg.maxmem * 1024,
-      vcpus: cfg.vcpus,
-      maxvcpus: cfg.maxvcpus,
-      storeMfn,
-      storePort: built.layout.storeEvtchn,
-      consoleMfn,
-      consolePort: built.layout.consoleEvtchn,
-      kernel: cfg.kernel,
-      ramdisk: cfg.ramdisk,
-      cmdline: cfg.cmdline,
-    });
-    const storeRing = new XenStoreRing({ events: xen.events, domain: d, page: machine.view(storeMfn), port: built.layout.storeEvtchn, service: () => xs.pump() });
-    xs.introduce(d.id, storeMfn, built.layout.storeEvtchn, storeRing);
+    introduceToXenStore(xs, xen, machine, d, cfg, built, { storeMfn, consoleMfn });
     const grants = d.gnttab?.hub;
     if (grants === undefined) throw new Error('boot: the domain has no grant table');
     const vbds = attachDisks(disks, { xs, events: xen.events, grants, domid: d.id, protocol: 'x86_64-abi' });
@@ -359,6 +342,39 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     restarts++;
     diagnostics.push(`${detail}; ${key} = "${action}": building it again (restart ${restarts} of at most ${MAX_RESTARTS})`);
   }
+}
+
+/**
+ * xl's part of a domain's start in XenStore: the domain's libxl tree, then INTRODUCE of its ring
+ * (start_info store_mfn/store_evtchn; harness/xenstore/).
+ */
+export function introduceToXenStore(
+  xs: XenStore,
+  xen: Xen,
+  machine: MachineMemory,
+  d: Domain,
+  cfg: DomainConfig,
+  built: ReturnType<typeof buildPv64>,
+  mfns: { readonly storeMfn: number; readonly consoleMfn: number },
+): void {
+  writeDomainTree(xs, {
+    domid: d.id,
+    name: cfg.name,
+    uuid: cfg.uuid ?? '00000000-0000-0000-0000-000000000000',
+    memoryKiB: cfg.memory * 1024,
+    maxmemKiB: cfg.maxmem * 1024,
+    vcpus: cfg.vcpus,
+    maxvcpus: cfg.maxvcpus,
+    storeMfn: mfns.storeMfn,
+    storePort: built.layout.storeEvtchn,
+    consoleMfn: mfns.consoleMfn,
+    consolePort: built.layout.consoleEvtchn,
+    kernel: cfg.kernel,
+    ramdisk: cfg.ramdisk,
+    cmdline: cfg.cmdline,
+  });
+  const ring = new XenStoreRing({ events: xen.events, domain: d, page: machine.view(mfns.storeMfn), port: built.layout.storeEvtchn, service: () => xs.pump() });
+  xs.introduce(d.id, mfns.storeMfn, built.layout.storeEvtchn, ring);
 }
 
 /** Splits bytes into lines as they come; a line is decoded as UTF-8 once complete. */

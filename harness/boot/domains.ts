@@ -39,14 +39,14 @@ import { loadKernelImage, type KernelImage } from '../builder/image.js';
 import { buildPv64 } from '../builder/pv64.js';
 import { UserError } from '../errors.js';
 import { honouredAction, type DomainConfig, type ShutdownAction } from '../toolstack/xl-cfg.js';
-import { writeDom0Tree, writeDomainTree } from '../toolstack/xenstore-tree.js';
+import { writeDom0Tree } from '../toolstack/xenstore-tree.js';
 import { XenStore } from '../xenstore/host.js';
-import { XenStoreRing } from '../xenstore/ring.js';
 import {
   concat,
   DEFAULT_SEED,
   EXIT_CODES,
   EXTRA_MACHINE_MIB,
+  introduceToXenStore,
   LineSplitter,
   MAX_RESTARTS,
   REASONS,
@@ -247,24 +247,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
         slot.session.output(bytes);
       },
     });
-    writeDomainTree(xs, {
-      domid,
-      name: cfg.name,
-      uuid: cfg.uuid ?? '00000000-0000-0000-0000-000000000000',
-      memoryKiB: cfg.memory * 1024,
-      maxmemKiB: cfg.maxmem * 1024,
-      vcpus: cfg.vcpus,
-      maxvcpus: cfg.maxvcpus,
-      storeMfn,
-      storePort: built.layout.storeEvtchn,
-      consoleMfn,
-      consolePort: built.layout.consoleEvtchn,
-      kernel: cfg.kernel,
-      ramdisk: cfg.ramdisk,
-      cmdline: cfg.cmdline,
-    });
-    const storeRing = new XenStoreRing({ events: xen.events, domain: d, page: machine.view(storeMfn), port: built.layout.storeEvtchn, service: () => xs.pump() });
-    xs.introduce(domid, storeMfn, built.layout.storeEvtchn, storeRing);
+    introduceToXenStore(xs, xen, machine, d, cfg, built, { storeMfn, consoleMfn });
     const hub = d.gnttab?.hub;
     if (hub === undefined) throw new Error('boot: the domain has no grant table');
     const vbds = attachDisks(slot.disks, { xs, events: xen.events, grants: hub, domid, protocol: 'x86_64-abi' });
