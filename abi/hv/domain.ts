@@ -15,6 +15,9 @@ import { GuestIoPorts } from '../pv/io.js';
 import type { PhysicalMemory } from '../../x86/memory.js';
 import { HypercallStats } from './stats.js';
 
+/** SHUTDOWN_suspend (sched.h). */
+const SHUTDOWN_SUSPEND = 2;
+
 export type DomainState =
   | { readonly kind: 'running' }
   | { readonly kind: 'shutdown'; readonly reason: number; readonly code: number }
@@ -69,6 +72,25 @@ export class Domain {
     if (!this.running) return;
     this.state = { kind: 'shutdown', reason, code: this.shutdownCode };
     for (const v of this.vcpus) v.cpu.stopRequested = true;
+  }
+
+  /** Shut down with SHUTDOWN_suspend: stopped at its suspend hypercall, waiting for the toolstack. */
+  get suspended(): boolean {
+    return this.state.kind === 'shutdown' && this.state.reason === SHUTDOWN_SUSPEND;
+  }
+
+  /**
+   * Cancels a suspend (libxc's xc_domain_resume for a guest that supports cooperative resume,
+   * `xl save -c`): the suspend hypercall returns 1 (RAX of vCPU 0) and the same domain runs on.
+   * False, and nothing changed, when the domain is not suspended.
+   */
+  resumeCancelled(): boolean {
+    if (!this.suspended) return false;
+    const v0 = this.vcpus[0];
+    if (v0 !== undefined) v0.setReg(0, 1);
+    this.state = { kind: 'running' };
+    for (const v of this.vcpus) if (v !== undefined) v.cpu.stopRequested = false;
+    return true;
   }
 
   /** Xen's domain_crash: the domain ends with a reason for the report. */

@@ -1,8 +1,13 @@
 /**
  * sched_op (reference §7.5): yield, block, shutdown, shutdown_code, poll, watchdog (the waits and
- * timers themselves are in time/timers.ts; the scheduler ends them). SHUTDOWN_suspend is refused with -ENOSYS until save/restore
- * exists (the guest then reports its suspend as failed, which is what it would see from a Xen
- * without a toolstack ready to save it).
+ * timers themselves are in time/timers.ts; the scheduler ends them).
+ *
+ * SHUTDOWN_suspend (the guest's half of save, restore and migration; docs/save-restore.md): the
+ * hypercall completes with 0 in RAX and the domain stops, shut down with reason suspend, its
+ * vCPUs' contexts ready for the toolstack (start_info's MFN stays in RDX, where a PV guest puts
+ * it). What the guest sees next is the toolstack's doing: RAX still 0 when the saved image is
+ * resumed in a new domain; 1 when the suspend is cancelled and the same domain resumes
+ * (`Domain.resumeCancelled`, libxc's xc_domain_resume with a cooperative guest).
  */
 import { View } from '../layout/view.js';
 import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSPC, XEN_ENOSYS } from '../public/errno.js';
@@ -29,9 +34,7 @@ export const schedOp: Handler = (ctx) => {
       const reason = readU32(ctx, ctx.arg(2));
       if (reason === undefined) return -XEN_EFAULT;
       // Xen keeps the low byte of any reason (it does not validate it); the report names it.
-      if ((reason & 0xff) === S.SHUTDOWN_suspend) return -XEN_ENOSYS;
-      ctx.domain.shutdown(reason & 0xff);
-      return NO_RETURN;
+      return shutdown(ctx, reason & 0xff);
     }
     case S.SCHEDOP_shutdown_code: {
       ctx.subop('SCHEDOP_shutdown_code');
@@ -120,6 +123,15 @@ function watchdog(ctx: Parameters<Handler>[0]): number {
   return 0;
 }
 
+/**
+ * Xen's domain_shutdown from SCHEDOP_shutdown: every vCPU stops. A suspend returns 0 into RAX
+ * first (the value a resumed image sees); any other reason never returns to the guest.
+ */
+function shutdown(ctx: HypercallContext, reason: number): number | typeof NO_RETURN {
+  ctx.domain.shutdown(reason);
+  return reason === S.SHUTDOWN_suspend ? 0 : NO_RETURN;
+}
+
 /** sched_op_compat (6): (cmd, unsigned long arg); shutdown takes the reason directly. */
 /** SCHEDOP_block: unmasks events; the caller's vCPU is then idle until an event is pending. */
 function block(ctx: HypercallContext): number {
@@ -149,10 +161,7 @@ export const schedOpCompat: Handler = (ctx) => {
   if (cmd === S.SCHEDOP_block) return block(ctx);
   if (cmd === S.SCHEDOP_shutdown) {
     ctx.subop('SCHEDOP_shutdown');
-    const reason = cmdOf(ctx, 2) & 0xff;
-    if (reason === S.SHUTDOWN_suspend) return -XEN_ENOSYS;
-    ctx.domain.shutdown(reason);
-    return NO_RETURN;
+    return shutdown(ctx, cmdOf(ctx, 2) & 0xff);
   }
   ctx.subop(`sched_op_compat ${cmd}`);
   return -XEN_ENOSYS;

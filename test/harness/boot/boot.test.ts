@@ -48,10 +48,10 @@ describe('bootGuest: how a run ends', () => {
       expect(r).toMatchObject({ end, exitCode, detail: `domain 1 shut down: ${name} code 0` });
       expect(EXIT_CODES[end]).toBe(exitCode);
     }
-    // SHUTDOWN_suspend is -ENOSYS until save/restore exists: the guest carries on.
+    // A suspend nobody asked for (no save in progress): the domain stays suspended and the run ends with it (exit 5).
     const s = await boot({ end: { shutdown: 2 } }, '', { maxInstructions: 1000 });
-    expect(s.end).toBe('instruction-limit');
-    expect(s.domain.stats.list()).toContainEqual({ hypercall: 'sched_op', subop: 'SCHEDOP_shutdown', result: '-ENOSYS', count: 1 });
+    expect(s).toMatchObject({ end: 'suspend', exitCode: 5, detail: 'domain 1 shut down: SHUTDOWN_suspend code 0' });
+    expect(s.domain.stats.list()).toContainEqual({ hypercall: 'sched_op', subop: 'SCHEDOP_shutdown', result: 'ok', count: 1 });
   });
 
   it('a domain crashed by Xen: exit 3 with the reason', async () => {
