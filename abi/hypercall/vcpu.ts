@@ -16,7 +16,9 @@
  *    address and at most 8192 entries; at most 16 GDT frames; a vCPU starting in user mode
  *    needs ctrlreg[1]; the GDT frames must take the descriptor-page type (pv_set_gdt); the
  *    kernel and user roots must be the domain's frames and validate as L4 tables (the GDT is
- *    dropped again if they do not). VGCF_online brings the vCPU up at once;
+ *    dropped again if they do not). VGCF_online brings the vCPU up at once. The checks and the
+ *    loading of the context (registers, FXSAVE image, TS/CR2/CR4, debug registers, callbacks)
+ *    are arch_set_info_guest in vcpu-context.ts, shared with the toolstack's setvcpucontext;
  *  - up: -EINVAL until initialised; down: downing the last vCPU that is up shuts the domain
  *    down (poweroff); is_up: 1 or 0;
  *  - singleshot timer ops: the calling vCPU only (-EINVAL); periodic: 1 ms ≤ period ≤ 2^62-1;
@@ -31,12 +33,8 @@
 import type { Domain } from '../hv/domain.js';
 import { MachineMemory, PageType } from '../hv/machine.js';
 import { View } from '../layout/view.js';
-import { DR6_DEFAULT, DR7_DEFAULT, setDebugreg } from '../pv/debugreg.js';
-import { DESCS_PER_FRAME } from '../pv/gdt.js';
-import { destroyGdt, setGdt } from './descriptors.js';
 import type { PvVcpu } from '../pv/vcpu.js';
-import { FLAT_KERNEL_CS64, FLAT_USER_CS32 } from '../pv/vcpu.js';
-import { VGCF_in_kernel, VGCF_online, VGCF_syscall_disables_events, XEN_LEGACY_MAX_VCPUS } from '../public/arch-x86.js';
+import { XEN_LEGACY_MAX_VCPUS } from '../public/arch-x86.js';
 import { XEN_EEXIST, XEN_EFAULT, XEN_EINVAL, XEN_ENOENT, XEN_ENOSYS, XEN_ETIME } from '../public/errno.js';
 import { layout } from '../public/index.js';
 import { SHUTDOWN_poweroff } from '../public/sched.js';
@@ -45,6 +43,7 @@ import { VcpuInfoArea } from '../time/pvclock.js';
 import { DomainTime, MAX_PERIOD_NS, MIN_PERIOD_NS, type VcpuTime } from '../time/timers.js';
 import { isCanonical } from '../../x86/system/regs.js';
 import { cmdOf, type Handler, type HypercallContext } from './context.js';
+import { setInfoGuest } from './vcpu-context.js';
 
 const L = {
   ctx: layout('vcpu_guest_context', 'x86_64'),
@@ -177,171 +176,14 @@ function down(d: Domain, dt: DomainTime, t: VcpuTime, caller: PvVcpu): number {
 
 // ---- VCPUOP_initialise ------------------------------------------------------------------------------
 
-function off(path: string): number {
-  const f = L.ctx.find(path);
-  if (f === undefined) throw new Error(`vcpu_guest_context: no field ${path}`);
-  return f.offset;
-}
-
-const O = {
-  flags: off('flags'),
-  regs: off('user_regs'),
-  trap: off('trap_ctxt'),
-  kernelSs: off('kernel_ss'),
-  kernelSp: off('kernel_sp'),
-  ctrlreg: off('ctrlreg'),
-  event: off('event_callback_eip'),
-  failsafe: off('failsafe_callback_eip'),
-  syscall: off('syscall_callback_eip'),
-  fsBase: off('fs_base'),
-  gsKernel: off('gs_base_kernel'),
-  gsUser: off('gs_base_user'),
-  ldtBase: off('ldt_base'),
-  ldtEnts: off('ldt_ents'),
-  gdtFrames: off('gdt_frames'),
-  gdtEnts: off('gdt_ents'),
-  debugreg: off('debugreg'),
-};
-
-/** cpu_user_regs (x86_64) field offsets, relative to user_regs. */
-const R = Object.fromEntries(
-  ['r15', 'r14', 'r13', 'r12', 'rbp', 'rbx', 'r11', 'r10', 'r9', 'r8', 'rax', 'rcx', 'rdx', 'rsi', 'rdi', 'rip', 'cs', 'rflags', 'rsp', 'ss', 'ds', 'es', 'fs', 'gs'].map((n) => [n, off(`user_regs.${n}`) - O.regs]),
-) as Record<string, number>;
-/** Register numbers (x86 encoding) of the cpu_user_regs names. */
-const GPR: readonly (readonly [string, number])[] = [
-  ['rax', 0], ['rcx', 1], ['rdx', 2], ['rbx', 3], ['rsp', 4], ['rbp', 5], ['rsi', 6], ['rdi', 7],
-  ['r8', 8], ['r9', 9], ['r10', 10], ['r11', 11], ['r12', 12], ['r13', 13], ['r14', 14], ['r15', 15],
-];
-const TRAP_INFO_SIZE = layout('trap_info', 'x86_64').size;
-/** vcpu_guest_context.gdt_frames has 16 slots; an LDT has at most 8192 entries. */
-const GDT_FRAMES = 16;
-const MAX_LDT_ENTS = 8192;
-
-/** An unsigned 64-bit field as a number (exact below 2^53, correctly rounded above). */
-function u64(dv: DataView, at: number): number {
-  return dv.getUint32(at + 4, true) * TWO32 + dv.getUint32(at, true);
-}
-
-/** A signed 64-bit field as a number (exact for canonical addresses and values below 2^53). */
-function s64(dv: DataView, at: number): number {
-  return dv.getInt32(at + 4, true) * TWO32 + dv.getUint32(at, true);
-}
-
+/** The context is validated and applied by arch_set_info_guest, shared with the toolstack's setvcpucontext. */
 function initialise(ctx: HypercallContext, dt: DomainTime, t: VcpuTime, arg: number): number {
   const d = ctx.domain;
   if (t.area === undefined && !(t.id < XEN_LEGACY_MAX_VCPUS && d.evtchn?.sink.sharedInfo !== undefined)) return -XEN_EINVAL;
   const c = View.copyIn(L.ctx, ctx.mem, arg);
   if (c === undefined) return -XEN_EFAULT;
   if (t.initialised) return -XEN_EEXIST;
-  const b = c.bytes();
-  const dv = new DataView(b.buffer);
-  const reg = (n: string): number => s64(dv, O.regs + (R[n] as number));
-  // Validation, in the order of Xen 4.17's arch_set_info_guest for a 64-bit PV guest, before
-  // anything changes.
-  const ldtBase = s64(dv, O.ldtBase);
-  const ldtEnts = u64(dv, O.ldtEnts);
-  const addresses = [reg('rip'), reg('rsp'), s64(dv, O.kernelSp), s64(dv, O.fsBase), s64(dv, O.gsKernel), s64(dv, O.gsUser), s64(dv, O.event), s64(dv, O.syscall), s64(dv, O.failsafe)];
-  if (ldtEnts !== 0) addresses.push(ldtBase);
-  for (let k = 0; k < 256; k++) addresses.push(s64(dv, O.trap + k * TRAP_INFO_SIZE + 8));
-  if (!addresses.every(isCanonical)) return -XEN_EINVAL;
-  // __addr_ok: a guest address (below 2^47, or above Xen's range), page aligned; at most 8192 entries.
-  if (!(ldtBase >= 0 ? ldtBase < 2 ** 47 : ldtBase >= XEN_VIRT_END)) return -XEN_EINVAL;
-  if (ldtBase % PAGE_SIZE !== 0 || ldtEnts > MAX_LDT_ENTS) return -XEN_EINVAL;
-  const gdtEnts = u64(dv, O.gdtEnts);
-  if (Math.ceil(gdtEnts / DESCS_PER_FRAME) > GDT_FRAMES) return -XEN_EINVAL;
-  const flags = s64(dv, O.flags);
-  // ctrlreg[3] and ctrlreg[1] hold xen_pfn_to_cr3(mfn): the frame number in bits 12 and up.
-  const cr3 = Math.floor(u64(dv, O.ctrlreg + 3 * 8) / PAGE_SIZE);
-  const cr1 = Math.floor(u64(dv, O.ctrlreg + 1 * 8) / PAGE_SIZE);
-  // A vCPU that starts in user mode needs its user page tables.
-  if ((flags & VGCF_in_kernel) === 0 && u64(dv, O.ctrlreg + 1 * 8) === 0) return -XEN_EINVAL;
-  // Roots that are no frames of the domain fail whatever the GDT (checked before a PvVcpu is built).
-  if (!domainFrame(d, cr3, true) || (cr1 !== 0 && !domainFrame(d, cr1, true))) return -XEN_EINVAL;
-
-  const v = d.vcpus[t.id] ?? dt.host.createVcpu(d, t.id);
-  if (v === undefined) throw new Error(`domain ${d.id} has no machine memory for vCPU ${t.id} (Domain.machine unset)`);
-  // pv_set_gdt, then the page-table roots; a root that fails takes the new GDT down again.
-  const gdt = installGdt(d, v, dv, gdtEnts);
-  if (gdt !== 0) return gdt;
-  const roots = setRoots(d, t.id, cr3, cr1);
-  if (roots !== 0) {
-    if (d.mmu !== undefined) destroyGdt(v, d.mmu.types);
-    return roots;
-  }
-  const mmuState = d.mmu?.vcpus[t.id];
-  if (mmuState !== undefined) {
-    mmuState.ldtEnts = ldtEnts;
-    mmuState.ldtBase = ldtEnts !== 0 ? ldtBase : 0;
-  }
-  const cpu = v.cpu;
-  for (const [n, r] of GPR) v.setReg(r, reg(n));
-  cpu.rip = reg('rip');
-  const rflags = reg('rflags');
-  // The guest's IOPL becomes the virtual IOPL; the real one stays 0 and IF stays set.
-  v.iopl = (rflags >>> 12) & 3;
-  cpu.setFlags((rflags & 0x3c0dd5 & ~0x23000) | 0x202);
-  const cs = (reg('cs') & 0xffff) | 3;
-  cpu.loadSegmentCache(1, cs, 0, 0xffffffff, cs === FLAT_USER_CS32 ? 0xcfb : 0xafb);
-  const ss = reg('ss') & 0xffff;
-  cpu.loadSegmentCache(2, ss === 0 ? 0 : ss | 3, 0, 0xffffffff, 0xcf3);
-  for (const [name, seg] of [['es', 0], ['ds', 3], ['fs', 4], ['gs', 5]] as const) {
-    const sel = reg(name) & 0xffff;
-    cpu.loadSegmentCache(seg, sel === 0 ? 0 : sel | 3, 0, 0xffffffff, 0xcf3);
-  }
-  for (let k = 0; k < 256; k++) {
-    const at = O.trap + k * TRAP_INFO_SIZE;
-    v.trapFlags[k] = dv.getUint8(at + 1);
-    v.trapAddress[k] = s64(dv, at + 8);
-  }
-  v.kernelSs = (s64(dv, O.kernelSs) & 0xffff) | 3;
-  v.kernelSp = s64(dv, O.kernelSp);
-  v.eventCallback = s64(dv, O.event);
-  v.failsafeCallback = s64(dv, O.failsafe);
-  v.syscallCallback = s64(dv, O.syscall);
-  v.syscallMaskEvents = (flags & VGCF_syscall_disables_events) !== 0;
-  v.guestTable = cr3;
-  v.guestTableUser = cr1;
-  v.kernelMode = (flags & VGCF_in_kernel) !== 0;
-  cpu.segBase[4] = s64(dv, O.fsBase);
-  cpu.segBase[5] = v.kernelMode ? s64(dv, O.gsKernel) : s64(dv, O.gsUser);
-  v.inactiveGsBase = v.kernelMode ? s64(dv, O.gsUser) : s64(dv, O.gsKernel);
-  v.loadRoot();
-  // Xen resets the debug registers, then applies the context's through set_debugreg, ignoring
-  // its refusals (a register it refuses keeps its reset value).
-  v.dr.fill(0);
-  v.dr6 = DR6_DEFAULT;
-  v.dr7 = DR7_DEFAULT;
-  v.dr7Emul = 0;
-  for (const k of [0, 1, 2, 3, 6, 7]) setDebugreg(v, k, dv.getUint32(O.debugreg + k * 8, true), dv.getInt32(O.debugreg + k * 8 + 4, true));
-  v.loadDebugRegisters();
-  void FLAT_KERNEL_CS64;
-  t.initialised = true;
-  dt.bindArea(v);
-  dt.updateTime(t.id);
-  // VGCF_online: the vCPU comes up at once, without VCPUOP_up.
-  if ((flags & VGCF_online) !== 0) dt.online(v);
-  return 0;
-}
-
-/**
- * The context's GDT (gdt_frames, gdt_ents) through pv_set_gdt: each frame takes a descriptor-page
- * type reference. A domain without the PV MMU (a bare test machine) has no page types to take,
- * so only an empty GDT is accepted there.
- */
-function installGdt(d: Domain, v: PvVcpu, dv: DataView, entries: number): number {
-  const nr = Math.ceil(entries / DESCS_PER_FRAME);
-  const frames: number[] = [];
-  for (let k = 0; k < nr; k++) frames.push(u64(dv, O.gdtFrames + k * 8));
-  if (d.mmu === undefined) return entries === 0 ? 0 : -XEN_EINVAL;
-  const rc = setGdt(v, d.mmu.types, d.id, frames, entries);
-  if (rc === 0) v.cpu.flushTlb();
-  return rc;
-}
-
-/** The kernel (and user) page-table roots (frames of the domain), taken as L4 tables by the PV MMU. */
-function setRoots(d: Domain, id: number, cr3: number, cr1: number): number {
-  if (d.mmu !== undefined && d.mmu.vcpus[id] !== undefined) return d.mmu.setBaseptrs(id, cr3, cr1);
-  return 0;
+  return setInfoGuest(d, dt, t.id, c.bytes());
 }
 
 /**
