@@ -103,7 +103,7 @@ export class MachineMemory implements PhysicalMemory {
   private readonly chunks: (ArrayBuffer | undefined)[];
   private readonly views: (DataView | undefined)[];
   /** Free frames; allocation pops from the end. */
-  private readonly freeList: number[];
+  private freeList: number[];
 
   constructor(opts: MachineMemoryOptions) {
     const n = opts.frames;
@@ -272,6 +272,33 @@ export class MachineMemory implements PhysicalMemory {
     this.linear[mfn] = 0;
     this.m2pSet(mfn, INVALID_M2P_ENTRY);
     this.freeList.unshift(mfn);
+  }
+
+  /**
+   * Domain teardown's last step (Xen's domain_relinquish_resources, all at once): every frame
+   * `domid` still owns, whatever its references and type, is scrubbed and freed. For a domain
+   * that will never run again, after its grant mappings and those of others on its pages are
+   * gone. Returns the number of frames freed.
+   */
+  reclaim(domid: number): number {
+    const freed: number[] = [];
+    for (let mfn = IO_FRAMES; mfn < this.nrFrames; mfn++) {
+      if (this.owner[mfn] !== domid) continue;
+      this.count[mfn] = 0;
+      this.typeCount[mfn] = 0;
+      if (this.chunks[mfn >>> CHUNK_SHIFT] !== undefined) {
+        const v = this.view(mfn);
+        new Uint8Array(v.buffer, v.byteOffset, PAGE_SIZE).fill(0);
+      }
+      this.owner[mfn] = OWNER_FREE;
+      this.type[mfn] = PageType.None;
+      this.flags[mfn] = 0;
+      this.linear[mfn] = 0;
+      this.m2pSet(mfn, INVALID_M2P_ENTRY);
+      freed.push(mfn);
+    }
+    this.freeList = freed.concat(this.freeList);
+    return freed.length;
   }
 
   // ---- M2P ------------------------------------------------------------------------------------

@@ -118,6 +118,24 @@ export class Xen implements PvHypervisor, TimeHost {
     (d.time ??= new DomainTime(d, this)).online(v);
   }
 
+  /**
+   * Domain teardown (the hypervisor's part of Xen's domain_destroy): its vCPUs leave the machine
+   * (what they ran stays counted on the clock), its event channels are closed and its PV MMU no
+   * longer answers for its frames. The grant table and frames are the toolstack's next steps
+   * (GrantHub.remove, MachineMemory.reclaim).
+   */
+  destroy(d: Domain): void {
+    for (const v of d.vcpus) {
+      if (v === undefined) continue;
+      v.cpu.stopRequested = true;
+      this.owner.delete(v);
+      this.clock.remove(v.cpu);
+    }
+    this.events.remove(d.id);
+    d.mmu?.types.unregister(d.id);
+    if (d.state.kind === 'running') d.crash('destroyed');
+  }
+
   /** VCPUOP_initialise: a new PV64 vCPU of `d` over the domain's machine memory. */
   createVcpu(d: Domain, id: number): PvVcpu | undefined {
     if (d.machine === undefined) return undefined;

@@ -243,7 +243,7 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     const storeMfn = built.p2m[built.layout.storePfn];
     if (storeMfn === undefined) throw new Error('boot: the XenStore page has no machine frame');
     writeDom0Tree(xs);
-    introduceToXenStore(xs, xen, machine, d, cfg, built, { storeMfn, consoleMfn });
+    introduceToXenStore(xs, xen, machine, d, cfg, { storeMfn, consoleMfn, storeEvtchn: built.layout.storeEvtchn, consoleEvtchn: built.layout.consoleEvtchn });
     const grants = d.gnttab?.hub;
     if (grants === undefined) throw new Error('boot: the domain has no grant table');
     const vbds = attachDisks(disks, { xs, events: xen.events, grants, domid: d.id, protocol: 'x86_64-abi' });
@@ -354,8 +354,7 @@ export function introduceToXenStore(
   machine: MachineMemory,
   d: Domain,
   cfg: DomainConfig,
-  built: ReturnType<typeof buildPv64>,
-  mfns: { readonly storeMfn: number; readonly consoleMfn: number },
+  ring: { readonly storeMfn: number; readonly consoleMfn: number; readonly storeEvtchn: number; readonly consoleEvtchn: number },
 ): void {
   writeDomainTree(xs, {
     domid: d.id,
@@ -365,16 +364,16 @@ export function introduceToXenStore(
     maxmemKiB: cfg.maxmem * 1024,
     vcpus: cfg.vcpus,
     maxvcpus: cfg.maxvcpus,
-    storeMfn: mfns.storeMfn,
-    storePort: built.layout.storeEvtchn,
-    consoleMfn: mfns.consoleMfn,
-    consolePort: built.layout.consoleEvtchn,
+    storeMfn: ring.storeMfn,
+    storePort: ring.storeEvtchn,
+    consoleMfn: ring.consoleMfn,
+    consolePort: ring.consoleEvtchn,
     kernel: cfg.kernel,
     ramdisk: cfg.ramdisk,
     cmdline: cfg.cmdline,
   });
-  const ring = new XenStoreRing({ events: xen.events, domain: d, page: machine.view(mfns.storeMfn), port: built.layout.storeEvtchn, service: () => xs.pump() });
-  xs.introduce(d.id, mfns.storeMfn, built.layout.storeEvtchn, ring);
+  const t = new XenStoreRing({ events: xen.events, domain: d, page: machine.view(ring.storeMfn), port: ring.storeEvtchn, service: () => xs.pump() });
+  xs.introduce(d.id, ring.storeMfn, ring.storeEvtchn, t);
 }
 
 /** Splits bytes into lines as they come; a line is decoded as UTF-8 once complete. */

@@ -247,7 +247,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
         slot.session.output(bytes);
       },
     });
-    introduceToXenStore(xs, xen, machine, d, cfg, built, { storeMfn, consoleMfn });
+    introduceToXenStore(xs, xen, machine, d, cfg, { storeMfn, consoleMfn, storeEvtchn: built.layout.storeEvtchn, consoleEvtchn: built.layout.consoleEvtchn });
     const hub = d.gnttab?.hub;
     if (hub === undefined) throw new Error('boot: the domain has no grant table');
     const vbds = attachDisks(slot.disks, { xs, events: xen.events, grants: hub, domid, protocol: 'x86_64-abi' });

@@ -204,47 +204,15 @@ export function buildPv64(o: Pv64BuildOptions): Pv64Domain {
   if (alloc !== nrPt) internal(`${alloc} page-table pages used, ${nrPt} reserved`);
 
   // The domain in the hypervisor.
-  const d = new Domain(o.domid, o.name);
+  const shell = createPvDomain({ ...o, maxMemMiB: o.maxMemMiB });
+  const { domain: d, sharedInfo: si, sharedInfoMfn: siMfn, storeEvtchn, consoleEvtchn } = shell;
   d.p2m = p2m;
-  d.features = PV64_FEATURES;
-  d.machine = o.machine;
-  d.maxVcpus = o.maxVcpus ?? 1;
-  const mmu = new PvMmu(o.types, { domid: o.domid, vcpus: d.maxVcpus, vmAssist: (t) => ((d.vmAssist >>> t) & 1) !== 0, strict: o.strict ?? false });
-  d.mmu = mmu;
+  const mmu = d.mmu as PvMmu;
   const pin = mmu.mmuextOp(0, [{ cmd: MMUEXT_PIN_L4_TABLE, arg1: p2m[l4Pfn] as number, arg2: 0 }]);
   if (pin.rc !== 0) internal(`the initial page tables do not validate (${pin.rc})`);
   const rc = mmu.setBaseptrs(0, p2m[l4Pfn] as number, 0);
   if (rc !== 0) internal(`the initial L4 cannot be the base pointer (${rc})`);
-
-  // shared_info: a Xen page; every legacy vcpu_info starts with events masked.
-  const siMfn = o.machine.allocXenHeapPage(o.domid, true) ?? tooSmall('the machine has no room for shared_info');
-  const si = o.machine.view(siMfn);
-  for (let v = 0; v < 32; v++) si.setUint8(v * 64 + 1, 1);
-  o.xen.addEvents(d, si);
-  d.memory = DomainMemory.libxlPv(o.memMiB * 1024, si);
-  // maxmem above memory: libxl's memory map runs to maxmem (xc_domain_set_memmap_limit), while
-  // max_pages stays the target's (libxl__build_pre); the guest balloons within that.
-  if (o.maxMemMiB !== undefined) d.memory.e820 = [{ addr: 0, size: o.maxMemMiB * MiB, type: E820_RAM }];
-  const ec = d.evtchn;
-  if (ec === undefined) internal('no event channels');
-  const grants = o.grants ?? new GrantHub(o.machine, { types: o.types });
-  d.gnttab = grants.attach(o.domid);
-  // GNTMAP_host_map mappings go into this domain's page tables through its PV MMU.
-  pvGrantMapperOf(grants).add(d);
-  const storeEvtchn = ec!.allocUnbound(o.domid, 0);
-  const consoleEvtchn = ec!.allocUnbound(o.domid, 0);
-  // The toolstack's reserved grant entries (libxl's xc_dom_gnttab_seed): the console and
-  // XenStore pages granted to domain 0, where their backends run, by frame (an MFN for PV).
-  const seed = (ref: number, mfn: number): void => {
-    const e = new Uint8Array(8);
-    const dv = new DataView(e.buffer);
-    dv.setUint16(0, GTF_permit_access, true);
-    dv.setUint16(2, 0, true);
-    dv.setUint32(4, mfn, true);
-    d.gnttab!.table.writeEntryRaw(ref, e);
-  };
-  seed(GNTTAB_RESERVED_CONSOLE, p2m[consolePfn] as number);
-  seed(GNTTAB_RESERVED_XENSTORE, p2m[storePfn] as number);
+  seedGrantTable(d, p2m[consolePfn] as number, p2m[storePfn] as number);
 
   // start_info.
   const SI = layout('start_info', 'x86_64');
@@ -301,6 +269,82 @@ export function buildPv64(o: Pv64BuildOptions): Pv64Domain {
     regionEndPfn: regionEnd, modPfn, sharedInfoMfn: siMfn, storeEvtchn, consoleEvtchn,
   };
   return { domain: d, vcpu: v, layout: lay, p2m };
+}
+
+export interface PvDomainOptions {
+  readonly xen: Xen;
+  readonly machine: MachineMemory;
+  readonly types: PageTypes;
+  readonly domid: number;
+  readonly name: string;
+  /** MiB of memory (libxl's target: max_pages is this plus 1 MiB). */
+  readonly memMiB: number;
+  /** MiB the E820 reaches (maxmem); default `memMiB`. */
+  readonly maxMemMiB?: number | undefined;
+  readonly maxVcpus?: number;
+  readonly grants?: GrantHub;
+  readonly strict?: boolean;
+}
+
+export interface PvDomainShell {
+  readonly domain: Domain;
+  readonly sharedInfo: DataView;
+  readonly sharedInfoMfn: number;
+  /** The XenStore and console event channels, unbound for domain 0 (libxl's alloc_unbound). */
+  readonly storeEvtchn: number;
+  readonly consoleEvtchn: number;
+}
+
+/**
+ * A PV64 domain as XEN_DOMCTL_createdomain and libxl's set-up leave it before any memory or
+ * vCPU state: the PV MMU, shared_info (every legacy vcpu_info with events masked) and its event
+ * channels, max_pages and the E820, the grant table (its PV host mappings through this domain's
+ * MMU), and the two event channels for XenStore and the console. The domain builder and restore
+ * both start here.
+ */
+export function createPvDomain(o: PvDomainOptions): PvDomainShell {
+  const tooSmall = (why: string): never => {
+    throw new UserError('bad-option', `domain ${o.domid} (${o.name}): ${why}`);
+  };
+  const d = new Domain(o.domid, o.name);
+  d.features = PV64_FEATURES;
+  d.machine = o.machine;
+  d.maxVcpus = o.maxVcpus ?? 1;
+  d.mmu = new PvMmu(o.types, { domid: o.domid, vcpus: d.maxVcpus, vmAssist: (t) => ((d.vmAssist >>> t) & 1) !== 0, strict: o.strict ?? false });
+  const siMfn = o.machine.allocXenHeapPage(o.domid, true) ?? tooSmall('the machine has no room for shared_info');
+  const si = o.machine.view(siMfn);
+  for (let v = 0; v < 32; v++) si.setUint8(v * 64 + 1, 1);
+  o.xen.addEvents(d, si);
+  d.memory = DomainMemory.libxlPv(o.memMiB * 1024, si);
+  // maxmem above memory: libxl's memory map runs to maxmem (xc_domain_set_memmap_limit), while
+  // max_pages stays the target's (libxl__build_pre); the guest balloons within that.
+  if (o.maxMemMiB !== undefined) d.memory.e820 = [{ addr: 0, size: o.maxMemMiB * MiB, type: E820_RAM }];
+  const ec = d.evtchn;
+  if (ec === undefined) throw new Error('domain builder: no event channels');
+  const grants = o.grants ?? new GrantHub(o.machine, { types: o.types });
+  d.gnttab = grants.attach(o.domid);
+  // GNTMAP_host_map mappings go into this domain's page tables through its PV MMU.
+  pvGrantMapperOf(grants).add(d);
+  const storeEvtchn = ec.allocUnbound(o.domid, 0);
+  const consoleEvtchn = ec.allocUnbound(o.domid, 0);
+  return { domain: d, sharedInfo: si, sharedInfoMfn: siMfn, storeEvtchn, consoleEvtchn };
+}
+
+/**
+ * The toolstack's reserved grant entries (libxl's xc_dom_gnttab_seed, also run by restore): the
+ * console and XenStore pages granted to domain 0, where their backends run, by frame (an MFN for PV).
+ */
+export function seedGrantTable(d: Domain, consoleMfn: number, storeMfn: number): void {
+  const seed = (ref: number, mfn: number): void => {
+    const e = new Uint8Array(8);
+    const dv = new DataView(e.buffer);
+    dv.setUint16(0, GTF_permit_access, true);
+    dv.setUint16(2, 0, true);
+    dv.setUint32(4, mfn, true);
+    d.gnttab!.table.writeEntryRaw(ref, e);
+  };
+  seed(GNTTAB_RESERVED_CONSOLE, consoleMfn);
+  seed(GNTTAB_RESERVED_XENSTORE, storeMfn);
 }
 
 /** vcpu_info `n` in a shared_info page (x86_64 layout: 64 bytes each; arch.cr2 at +16). */

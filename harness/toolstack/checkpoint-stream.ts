@@ -62,6 +62,8 @@ export const REC = {
   XENLAB_BACKENDS: 0x40000005,
   /** Hypervisor state of the domain not in Xen's records (timers, PV MMU bookkeeping). */
   XENLAB_DOMAIN_STATE: 0x40000006,
+  /** vCPU state neither Xen record carries (abi/hypercall/vcpu-context.ts getVcpuXenlab), per vCPU. */
+  XENLAB_VCPU: 0x40000007,
 } as const;
 
 const NAMES = new Map<number, string>(Object.entries(REC).map(([k, v]) => [v, k]));
