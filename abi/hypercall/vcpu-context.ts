@@ -473,7 +473,9 @@ export function getVcpuExtended(v: PvVcpu): Uint8Array {
 }
 
 /**
- * XEN_DOMCTL_set_ext_vcpucontext for a PV vCPU: -ESRCH for a vCPU that does not exist, -EINVAL
+ * XEN_DOMCTL_set_ext_vcpucontext for a PV vCPU: -ESRCH for a vCPU that does not exist (Xen
+ * allocates every vCPU below max_vcpus at creation; here one exists once it has had a context,
+ * so a restore sets the basic context first, as libxc's stream order does anyway), -EINVAL
  * when `size` (or the bytes given) is short of the vmce member, a callback is not canonical, or
  * vmce.caps asks for machine-check capabilities beyond a bank count (Xen's vmce_restore_vcpu
  * against a CPU offering none). The selectors are accepted and not kept (see the getter).
