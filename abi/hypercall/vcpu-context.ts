@@ -44,10 +44,14 @@
  * Deliberately not carried (as Xen does not; the guest re-registers after resume): the
  * registered vcpu_info and runstate/time areas, timers, event-channel bindings, the blocked and
  * poll state, a pending NMI; nor the x86 core's internal caches (decoded and compiled code, TLB,
- * lazy flags, which are materialised). The core's KERNEL_GS_BASE, SYSENTER/STAR MSRs and
- * interrupt shadow are not used by a PV64 vCPU (its kernel runs at CPL 3; SWAPGS and WRMSR are
- * emulated against the context's fields). Segment caches are rebuilt flat (base 0, limit 4 GiB;
- * FS/GS bases from the context) as Xen's load_segments does for its flat selectors.
+ * lazy flags, which are materialised), nor its retired-instruction count (the machine's clock
+ * keeps what each core ran). The core's KERNEL_GS_BASE and SYSENTER/STAR MSRs are not used by a
+ * PV64 vCPU (its kernel runs at CPL 3; the guest's MSR accesses are emulated against the
+ * context's fields). The one-instruction interrupt shadow after MOV SS / POP SS is not carried:
+ * Xen never stops a vCPU inside one; a cut exactly there here would let an upcall in one
+ * instruction early. Segment caches are rebuilt flat (base 0, limit 4 GiB; FS/GS bases from the
+ * context) as Xen's load_segments does for its flat selectors; the core's mode (64-bit or compat)
+ * follows from CS (FLAT_USER_CS32 is compat).
  */
 import type { Domain } from '../hv/domain.js';
 import { MachineMemory } from '../hv/machine.js';
