@@ -103,7 +103,8 @@ export type BootEnd =
   | 'timeout'
   | 'stalled'
   | 'instruction-limit'
-  | 'expect-timeout';
+  | 'expect-timeout'
+  | 'saved';
 
 export interface BootResult {
   readonly end: BootEnd;
@@ -139,6 +140,8 @@ export const EXIT_CODES: Readonly<Record<BootEnd, number>> = {
   stalled: 125,
   'instruction-limit': 126,
   'expect-timeout': 123,
+  // Saved and destroyed (`xl save`): the checkpoint holds it; nothing went wrong.
+  saved: 0,
 };
 
 /** Machine-memory seed when none is given. */

@@ -39,7 +39,10 @@ import { loadKernelImage, type KernelImage } from '../builder/image.js';
 import { buildPv64 } from '../builder/pv64.js';
 import { UserError } from '../errors.js';
 import { honouredAction, type DomainConfig, type ShutdownAction } from '../toolstack/xl-cfg.js';
-import { writeDom0Tree } from '../toolstack/xenstore-tree.js';
+import { requestShutdown, writeDom0Tree } from '../toolstack/xenstore-tree.js';
+import { destroyDomain, readCheckpoint, saveDomain, type RestoredDomain } from '../toolstack/checkpoint.js';
+import { writeFileAtomic } from '../toolstack/checkpoint-stream.js';
+import { SaveError } from '../toolstack/domain-image.js';
 import { XenStore } from '../xenstore/host.js';
 import {
   concat,
@@ -58,9 +61,62 @@ import { attachDisks, detachDisks, finishDisks, openDisks, type DiskWrites, type
 import { nodeHostClock } from './host-clock.js';
 import { attachVifs, detachVifs, VirtualNetwork, type AttachedVif } from './vifs.js';
 
+/**
+ * A save the toolstack makes of a running domain (docs/save-restore.md): at `atNs` of guest time
+ * it writes control/shutdown = "suspend" (as `xl save` does); once the guest has suspended, its
+ * checkpoint is taken, written to `file` if given (atomically), and then:
+ *  - `cancel`: the same domain resumes, its suspend hypercall returning 1 (`xl save -c`);
+ *  - `restore`: the domain is destroyed and a new one (the next domid) is restored from the
+ *    checkpoint's bytes on this host, returning 0 from its suspend hypercall (a save and restore,
+ *    or a migration to the same host);
+ *  - `destroy`: the domain is destroyed and ends as 'saved' (`xl save`).
+ * A guest that has not suspended SUSPEND_TIMEOUT_NS after the request, or a save that fails
+ * (the guest left a foreign frame mapped, published no p2m, ...), is reported and the domain
+ * resumes as after a cancel, as libxl does.
+ */
+export interface SaveOperation {
+  /** Rank of the domain in `configs` (then `restores`). */
+  readonly index: number;
+  readonly atNs: number;
+  readonly then: 'cancel' | 'restore' | 'destroy';
+  readonly file?: string;
+}
+
+/** What a save did. */
+export interface SaveReport {
+  readonly index: number;
+  readonly domid: number;
+  readonly then: SaveOperation['then'];
+  readonly requestedAtNs: number;
+  /** Guest time the domain was suspended at (undefined: it did not suspend). */
+  readonly suspendedAtNs: number | undefined;
+  readonly bytes: number;
+  readonly file: string | undefined;
+  /** The restored domain's id (`restore`). */
+  readonly newDomid: number | undefined;
+  /** Why the save failed (the domain then resumed). */
+  readonly error: string | undefined;
+}
+
+/** libxl's wait for a guest to acknowledge a suspend request (LIBXL_... 60 s), in guest ns. */
+export const SUSPEND_TIMEOUT_NS = 60e9;
+
+/** A domain to restore from a checkpoint rather than boot from a config. */
+export interface RestoreSource {
+  readonly bytes: Uint8Array;
+  /** The file name for messages. */
+  readonly source: string;
+}
+
 export interface BootDomainsOptions {
   /** The domains, in order: domain ids 1, 2, ... Names must differ, and so must vif MACs. */
   readonly configs: readonly DomainConfig[];
+  /** Domains restored from checkpoints, after the configs' (their configurations are the checkpoints'). */
+  readonly restores?: readonly RestoreSource[];
+  /** Saves to make while the run goes (see SaveOperation). */
+  readonly saves?: readonly SaveOperation[];
+  /** Each save as it completes or fails. */
+  readonly onSave?: (r: SaveReport) => void;
   /** Guest seconds before the run ends (the domains still running end as 'timeout'). */
   readonly timeoutSeconds?: number;
   /** Guest instructions (every domain together) before the run ends as 'instruction-limit'. */
@@ -103,6 +159,8 @@ export interface DomainRunResult {
   readonly endedAtNs: number;
   /** Its console, disks and vifs diagnostics, `--strict` observations, restarts. */
   readonly diagnostics: readonly string[];
+  /** The saves made of it, in order. */
+  readonly saves: readonly SaveReport[];
 }
 
 export interface BootDomainsResult {
@@ -136,7 +194,8 @@ interface Ended {
 interface SlotBase {
   readonly index: number;
   readonly cfg: DomainConfig;
-  readonly image: KernelImage;
+  /** Undefined for a domain restored from a checkpoint (it cannot be built again). */
+  readonly image: KernelImage | undefined;
   readonly ramdisk: Uint8Array | undefined;
   readonly disks: OpenDisk[];
   readonly session: ConsoleSession;
@@ -149,6 +208,9 @@ interface Slot extends SlotBase {
   restarts: number;
   cur: Build;
   ended: Ended | undefined;
+  readonly saves: SaveReport[];
+  /** A save whose suspend request is out, waiting for the guest. */
+  pendingSave: { readonly op: SaveOperation; readonly requestedAtNs: number } | undefined;
 }
 
 /** One build of a domain. */
@@ -166,8 +228,11 @@ interface Build {
 /** Boots every config on one host and runs them together to their ends; throws UserError for configs or images that cannot boot. */
 export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsResult> {
   const cfgs = o.configs;
-  if (cfgs.length === 0) throw new UserError('usage', 'boot: no domain config given');
-  const names = new Set<string>();
+  if (cfgs.length === 0 && (o.restores ?? []).length === 0) throw new UserError('usage', 'boot: no domain config given');
+  // Checkpoints are read and checked whole before anything is built.
+  const restorers = (o.restores ?? []).map((src) => ({ src, restorer: readCheckpoint(src.bytes, src.source) }));
+  const names = new Set<string>(restorers.map((r) => r.restorer.domainConfig.name));
+  if (names.size !== restorers.length) throw new UserError('bad-file', `${restorers.at(-1)?.src.source ?? ''}: two checkpoints of domains with the same name`);
   const macs = new Map<string, string>();
   for (const cfg of cfgs) {
     if (cfg.type !== 'pv') throw new UserError('bad-file', `${cfg.file}: type "${String(cfg.type)}" cannot be booted (xenlab runs PV guests)`);
@@ -193,7 +258,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
   // The host: memory for every domain, plus frames for restarts where a config asks for them.
   const canRestart = (c: DomainConfig): boolean =>
     [c.onPoweroff, c.onReboot, c.onCrash, c.onWatchdog, c.onSoftReset].some((a) => honouredAction(a) === 'restart');
-  const memMiB = cfgs.reduce((n, c) => n + c.maxmem, 0);
+  const memMiB = [...cfgs, ...restorers.map((r) => r.restorer.domainConfig)].reduce((n, c) => n + c.maxmem, 0);
   const reserveMiB = Math.min(
     MAX_RESTART_RESERVE_MIB,
     cfgs.reduce((n, c) => n + (canRestart(c) ? c.maxmem * MAX_RESTARTS : 0), 0),
@@ -213,8 +278,10 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
   let endOrder = 0;
 
   const slots: Slot[] = [];
+  const hv = { xen, machine, types, grants, strict: o.strict === true };
   const build = (slot: SlotBase, domid: number): Build => {
     const cfg = slot.cfg;
+    if (slot.image === undefined) throw new Error(`boot: domain ${cfg.name} has no kernel image to build`);
     const built = buildPv64({
       xen,
       machine,
@@ -232,22 +299,33 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
       strict: o.strict === true,
     });
     const d = built.domain;
-    existing.add(domid);
     if (cfg.uuid !== undefined) d.uuid = uuidBytes(cfg.uuid);
     const consoleMfn = built.p2m[built.layout.consolePfn];
     const storeMfn = built.p2m[built.layout.storePfn];
     if (consoleMfn === undefined || storeMfn === undefined) throw new Error('boot: the console or XenStore page has no machine frame');
+    return attach(slot, d, { storeMfn, consoleMfn, storeEvtchn: built.layout.storeEvtchn, consoleEvtchn: built.layout.consoleEvtchn });
+  };
+
+  /** A built or restored domain joins the run: console backend, XenStore tree and ring, disks and vifs. */
+  const attach = (
+    slot: SlotBase,
+    d: Domain,
+    ring: { readonly storeMfn: number; readonly consoleMfn: number; readonly storeEvtchn: number; readonly consoleEvtchn: number },
+  ): Build => {
+    const cfg = slot.cfg;
+    const domid = d.id;
+    existing.add(domid);
     const console = new ConsoleBackend({
       events: xen.events,
       domain: d,
-      page: machine.view(consoleMfn),
-      port: built.layout.consoleEvtchn,
+      page: machine.view(ring.consoleMfn),
+      port: ring.consoleEvtchn,
       output: (bytes) => {
         o.onConsole?.(slot.index, bytes);
         slot.session.output(bytes);
       },
     });
-    introduceToXenStore(xs, xen, machine, d, cfg, { storeMfn, consoleMfn, storeEvtchn: built.layout.storeEvtchn, consoleEvtchn: built.layout.consoleEvtchn });
+    introduceToXenStore(xs, xen, machine, d, cfg, ring);
     const hub = d.gnttab?.hub;
     if (hub === undefined) throw new Error('boot: the domain has no grant table');
     const vbds = attachDisks(slot.disks, { xs, events: xen.events, grants: hub, domid, protocol: 'x86_64-abi' });
@@ -286,6 +364,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
    */
   const domainEnded = (s: Slot, instructions: number): boolean => {
     const d = s.cur.d;
+    if (d.suspended && s.pendingSave !== undefined) return saved(s);
     close(s);
     const st = d.state;
     let end: BootEnd;
@@ -321,12 +400,97 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
     if (machine.freeCount < frames) {
       return ended(`${detail}; ${key} = "${action}", but the machine has no frames left to build it again (an ended domain's memory is not given back)`);
     }
+    if (s.image === undefined) return ended(`${detail}; ${key} = "${action}", but it was restored from a checkpoint and its kernel is not loaded`);
     s.restarts++;
     const domid = nextDomid++;
     s.diagnostics.push(`${detail}; ${key} = "${action}": building it again as domain ${domid} (restart ${s.restarts} of at most ${MAX_RESTARTS})`);
     existing.delete(d.id);
     s.cur = build(s, domid);
     return true;
+  };
+
+  /** The old build leaves the host: devices detached, XenStore told, its memory reclaimed. */
+  const teardown = (s: Slot): void => {
+    const d = s.cur.d;
+    close(s);
+    xs.domainShutdown(d.id);
+    existing.delete(d.id);
+    xs.host.rm(`/local/domain/${d.id}`);
+    destroyDomain(hv, d);
+  };
+
+  /** A domain suspended for a save: take the checkpoint, then cancel, restore or destroy. True when the scheduler needs the new set. */
+  const saved = (s: Slot): boolean => {
+    const pending = s.pendingSave as NonNullable<Slot['pendingSave']>;
+    s.pendingSave = undefined;
+    const { op } = pending;
+    const d = s.cur.d;
+    const report = (r: Partial<SaveReport>): void => {
+      const full: SaveReport = { index: s.index, domid: d.id, then: op.then, requestedAtNs: pending.requestedAtNs, suspendedAtNs: xen.clock.now(), bytes: 0, file: op.file, newDomid: undefined, error: undefined, ...r };
+      s.saves.push(full);
+      o.onSave?.(full);
+      if (full.error !== undefined) s.diagnostics.push(`save of domain ${d.id} (${s.cfg.name}) failed: ${full.error}; it resumes`);
+    };
+    let bytes: Uint8Array;
+    try {
+      bytes = saveDomain({ machine, xen, domain: d, config: s.cfg, xenstore: xs });
+      if (op.file !== undefined) writeFileAtomic(op.file, [bytes]);
+    } catch (e) {
+      if (!(e instanceof SaveError) && !(e instanceof UserError)) throw e;
+      report({ error: e.message });
+      d.resumeCancelled();
+      return true;
+    }
+    if (op.then === 'cancel') {
+      report({ bytes: bytes.length });
+      d.resumeCancelled();
+      return true;
+    }
+    teardown(s);
+    if (op.then === 'destroy') {
+      report({ bytes: bytes.length });
+      const where = op.file !== undefined ? ` to ${op.file}` : '';
+      s.ended = { end: 'saved', detail: `domain ${d.id} (${s.cfg.name}) saved${where} (${bytes.length} bytes) and destroyed`, at: xen.clock.now(), order: endOrder++ };
+      return false;
+    }
+    const domid = nextDomid++;
+    const restored = readCheckpoint(bytes, op.file ?? `the checkpoint of domain ${d.id}`).finish(hv, domid);
+    report({ bytes: bytes.length, newDomid: domid });
+    s.diagnostics.push(`domain ${d.id} (${s.cfg.name}) saved (${bytes.length} bytes) and restored as domain ${domid}`);
+    s.cur = attach(s, restored.domain, restored);
+    return true;
+  };
+
+  /** Sends the suspend requests that are due; returns the guest time of the next one (Infinity: none). */
+  const dueSaves = (): number => {
+    let next = Infinity;
+    const now = xen.clock.now();
+    for (const s of slots) {
+      const own = (o.saves ?? []).filter((op) => op.index === s.index);
+      const done = s.saves.length + (s.pendingSave !== undefined ? 1 : 0);
+      const op = own[done];
+      if (s.ended !== undefined) continue;
+      if (s.pendingSave !== undefined) {
+        const deadline = s.pendingSave.requestedAtNs + SUSPEND_TIMEOUT_NS;
+        if (now >= deadline) {
+          const p = s.pendingSave;
+          s.pendingSave = undefined;
+          const r: SaveReport = { index: s.index, domid: s.cur.d.id, then: p.op.then, requestedAtNs: p.requestedAtNs, suspendedAtNs: undefined, bytes: 0, file: p.op.file, newDomid: undefined, error: `the guest did not suspend within ${SUSPEND_TIMEOUT_NS / 1e9} s of the request` };
+          s.saves.push(r);
+          o.onSave?.(r);
+          s.diagnostics.push(`save of domain ${s.cur.d.id} (${s.cfg.name}) failed: ${r.error as string}`);
+        } else next = Math.min(next, deadline);
+        continue;
+      }
+      if (op === undefined) continue;
+      const at = Math.max(op.atNs, 0);
+      if (now >= at && s.cur.d.running) {
+        requestShutdown(xs, s.cur.d.id, 'suspend');
+        s.pendingSave = { op, requestedAtNs: now };
+        next = Math.min(next, now + SUSPEND_TIMEOUT_NS);
+      } else next = Math.min(next, at);
+    }
+    return next;
   };
 
   try {
@@ -344,7 +508,24 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
       const session = new ConsoleSession(consoleLog !== undefined ? { consoleLog } : {});
       const disks = openDisks(cfg.disks, o.diskWrites);
       const partial: SlotBase = { index, cfg, image, ramdisk, disks, session, consoleChunks: [], xenChunks: [], diagnostics: [] };
-      slots.push({ ...partial, restarts: 0, cur: build(partial, nextDomid++), ended: undefined });
+      slots.push({ ...partial, restarts: 0, cur: build(partial, nextDomid++), ended: undefined, saves: [], pendingSave: undefined });
+    }
+    for (const [k, { restorer }] of restorers.entries()) {
+      const index = cfgs.length + k;
+      const cfg = restorer.domainConfig;
+      const consoleLog = o.consoleLogs?.[index];
+      const session = new ConsoleSession(consoleLog !== undefined ? { consoleLog } : {});
+      const disks = openDisks(cfg.disks, o.diskWrites);
+      const partial: SlotBase = { index, cfg, image: undefined, ramdisk: undefined, disks, session, consoleChunks: [], xenChunks: [], diagnostics: [] };
+      const domid = nextDomid++;
+      let restored: RestoredDomain;
+      try {
+        restored = restorer.finish(hv, domid);
+      } catch (e) {
+        finishDisks(disks);
+        throw e;
+      }
+      slots.push({ ...partial, restarts: 0, cur: attach(partial, restored.domain, restored), ended: undefined, saves: [], pendingSave: undefined });
     }
   } catch (e) {
     for (const s of slots) finishDisks(s.disks);
@@ -364,11 +545,13 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
     // One scheduler run per set of domains: a restart hands the scheduler a new set.
     while (stop === undefined && slots.some((s) => s.ended === undefined)) {
       const base = instructions;
+      const nextSave = dueSaves();
+      const until = Math.min(maxTimeNs ?? Infinity, nextSave);
       const steps = machineSteps({
         xen,
         domains: slots.filter((s) => s.ended === undefined).map((s) => s.cur.d),
         ...(o.maxInstructions !== undefined ? { maxInstructions: o.maxInstructions - instructions } : {}),
-        ...(maxTimeNs !== undefined ? { maxTime: maxTimeNs } : {}),
+        ...(until !== Infinity ? { maxTime: until } : {}),
         ...(host !== undefined ? { realtime: host } : {}),
         onSlice: (n) => {
           for (const s of slots) if (s.ended === undefined) pollXenLog(s.cur);
@@ -388,7 +571,9 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
             instructions = base + s.value.instructions;
             const reason = s.value.reason;
             if (reason === 'instruction-limit') stop = { end: 'instruction-limit', detail: () => `instruction limit: ${instructions} instructions retired` };
-            else if (reason === 'time-limit') stop = { end: 'timeout', detail: () => `timeout: ${(xen.clock.now() / 1e9).toFixed(3)} s of guest time` };
+            else if (reason === 'time-limit' && (maxTimeNs === undefined || xen.clock.now() < maxTimeNs)) {
+              // A save is due (or a suspend request timed out): the loop takes it and runs on.
+            } else if (reason === 'time-limit') stop = { end: 'timeout', detail: () => `timeout: ${(xen.clock.now() / 1e9).toFixed(3)} s of guest time` };
             else if (reason === 'stalled') {
               stop = { end: 'stalled', detail: (sl) => `domain ${sl.cur.d.id} (${sl.cfg.name}) stalled: every vCPU of the run is blocked and nothing can wake one` };
             }
@@ -434,6 +619,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
       domain: s.cur.d,
       endedAtNs: e.at,
       diagnostics: s.diagnostics,
+      saves: s.saves,
     };
   });
   const firstBad = [...slots].sort((a, b) => (a.ended as Ended).order - (b.ended as Ended).order).find((s) => EXIT_CODES[(s.ended as Ended).end] !== 0);

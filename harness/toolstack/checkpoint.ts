@@ -306,6 +306,11 @@ export class DomainRestorer {
     }
   }
 
+  /** The domain's configuration (XENLAB_DOMAIN_CONFIG); a UserError before that record has been read. */
+  get domainConfig(): DomainConfig {
+    return this.config ?? this.fail(undefined, 'no XENLAB_DOMAIN_CONFIG record');
+  }
+
   /** The stream reader has checked the END record (its digest): the records are complete. */
   complete(): void {
     this.ended = true;
