@@ -77,7 +77,13 @@ import { attachVifs, detachVifs, VirtualNetwork, type AttachedVif } from './vifs
 export interface SaveOperation {
   /** Rank of the domain in `configs` (then `restores`). */
   readonly index: number;
+  /** Guest time (ns) of the suspend request. */
   readonly atNs: number;
+  /**
+   * Or later: once the domain's console has printed this text (after the previous save of the
+   * domain, if any), at the next scheduler slice.
+   */
+  readonly afterConsole?: string;
   readonly then: 'cancel' | 'restore' | 'destroy';
   readonly file?: string;
 }
@@ -211,6 +217,9 @@ interface Slot extends SlotBase {
   readonly saves: SaveReport[];
   /** A save whose suspend request is out, waiting for the guest. */
   pendingSave: { readonly op: SaveOperation; readonly requestedAtNs: number } | undefined;
+  /** The console's last bytes since the last save (for `afterConsole`), and whether its text was seen. */
+  consoleTail: string;
+  consoleSeen: boolean;
 }
 
 /** One build of a domain. */
@@ -323,6 +332,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
       output: (bytes) => {
         o.onConsole?.(slot.index, bytes);
         slot.session.output(bytes);
+        watchConsole(slot.index, bytes);
       },
     });
     introduceToXenStore(xs, xen, machine, d, cfg, ring);
@@ -409,6 +419,24 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
     return true;
   };
 
+  /** A save waiting for console text: look for it in what the domain just printed. */
+  let consoleHit = false;
+  const watchConsole = (index: number, bytes: Uint8Array): void => {
+    const s = slots.find((x) => x.index === index);
+    if (s === undefined || s.consoleSeen) return;
+    const op = nextSaveOf(s);
+    if (op?.afterConsole === undefined) return;
+    s.consoleTail = (s.consoleTail + new TextDecoder().decode(bytes)).slice(-Math.max(4096, 2 * op.afterConsole.length));
+    if (s.consoleTail.includes(op.afterConsole)) {
+      s.consoleSeen = true;
+      consoleHit = true;
+    }
+  };
+  const nextSaveOf = (s: Slot): SaveOperation | undefined => {
+    const own = (o.saves ?? []).filter((op) => op.index === s.index);
+    return own[s.saves.length + (s.pendingSave !== undefined ? 1 : 0)];
+  };
+
   /** The old build leaves the host: devices detached, XenStore told, its memory reclaimed. */
   const teardown = (s: Slot): void => {
     const d = s.cur.d;
@@ -466,9 +494,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
     let next = Infinity;
     const now = xen.clock.now();
     for (const s of slots) {
-      const own = (o.saves ?? []).filter((op) => op.index === s.index);
-      const done = s.saves.length + (s.pendingSave !== undefined ? 1 : 0);
-      const op = own[done];
+      const op = nextSaveOf(s);
       if (s.ended !== undefined) continue;
       if (s.pendingSave !== undefined) {
         const deadline = s.pendingSave.requestedAtNs + SUSPEND_TIMEOUT_NS;
@@ -484,11 +510,13 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
       }
       if (op === undefined) continue;
       const at = Math.max(op.atNs, 0);
-      if (now >= at && s.cur.d.running) {
+      if (now >= at && s.cur.d.running && (op.afterConsole === undefined || s.consoleSeen)) {
         requestShutdown(xs, s.cur.d.id, 'suspend');
         s.pendingSave = { op, requestedAtNs: now };
+        s.consoleSeen = false;
+        s.consoleTail = '';
         next = Math.min(next, now + SUSPEND_TIMEOUT_NS);
-      } else next = Math.min(next, at);
+      } else if (op.afterConsole === undefined || now < at) next = Math.min(next, at);
     }
     return next;
   };
@@ -508,7 +536,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
       const session = new ConsoleSession(consoleLog !== undefined ? { consoleLog } : {});
       const disks = openDisks(cfg.disks, o.diskWrites);
       const partial: SlotBase = { index, cfg, image, ramdisk, disks, session, consoleChunks: [], xenChunks: [], diagnostics: [] };
-      slots.push({ ...partial, restarts: 0, cur: build(partial, nextDomid++), ended: undefined, saves: [], pendingSave: undefined });
+      slots.push({ ...partial, restarts: 0, cur: build(partial, nextDomid++), ended: undefined, saves: [], pendingSave: undefined, consoleTail: '', consoleSeen: false });
     }
     for (const [k, { restorer }] of restorers.entries()) {
       const index = cfgs.length + k;
@@ -525,7 +553,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
         finishDisks(disks);
         throw e;
       }
-      slots.push({ ...partial, restarts: 0, cur: attach(partial, restored.domain, restored), ended: undefined, saves: [], pendingSave: undefined });
+      slots.push({ ...partial, restarts: 0, cur: attach(partial, restored.domain, restored), ended: undefined, saves: [], pendingSave: undefined, consoleTail: '', consoleSeen: false });
     }
   } catch (e) {
     for (const s of slots) finishDisks(s.disks);
@@ -587,6 +615,10 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
             if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
           }
           if (p.kind !== 'stalled' && finishOpen()) break;
+          if (consoleHit) {
+            consoleHit = false;
+            break;
+          }
         }
       } finally {
         if (!finished) steps.return(undefined as never);

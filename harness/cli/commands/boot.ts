@@ -101,7 +101,7 @@ export default defineCommand<BootCli>({
     const { bootGuest, formatSeconds } = await import('../../boot/boot.js');
     const sets: unknown[] = opts.set === undefined ? [] : [opts.set].flat();
     const script = await consoleScript(opts);
-    if (configs.length > 1) return bootSeveral(configs, sets.map(String), opts, io);
+    if (configs.length > 1) return bootSeveral(configs.map((p) => loadXlConfig(p, sets.map(String))), opts, io);
     const config = loadXlConfig(configs[0] as string, sets.map(String));
     const progress = new ProgressLine(io);
     // The XenStore socket: a new server for each boot (a restart builds a new XenStore).
@@ -175,34 +175,51 @@ export default defineCommand<BootCli>({
   },
 });
 
+/** Options of a run through bootDomains (`xenlab boot A B`, `xenlab save`, `xenlab restore`). */
+export type RunCli = Pick<BootCli, 'timeout' | 'maxInstructions' | 'strict' | 'seed' | 'stats' | 'consoleLog' | 'diskWrites' | 'diskExport'>;
+type SeveralCli = RunCli & Partial<Pick<BootCli, 'realtime' | 'xenstoreSocket' | 'expect' | 'send'>>;
+
+/** What a run adds to its configs: domains restored from checkpoints, saves to make. */
+export interface RunExtras {
+  readonly restores?: readonly import('../../boot/domains.js').RestoreSource[];
+  readonly saves?: readonly import('../../boot/domains.js').SaveOperation[];
+}
+
 /**
- * Several configs: booted together on one host (harness/boot/domains.ts). Each console line goes
- * to stdout prefixed `NAME: `, Xen console lines to stderr prefixed `(dN) `; stdin is not read
- * (console input and scripts take one domain); `--console-log FILE` gives each domain
- * `FILE.NAME`; one summary line per domain, then the run's.
+ * Several domains (configs, then checkpoints) on one host (harness/boot/domains.ts). With more
+ * than one, each console line goes to stdout prefixed `NAME: `; Xen console lines go to stderr
+ * prefixed `(dN) `; stdin is not read (console input and scripts take one domain);
+ * `--console-log FILE` gives each domain `FILE.NAME` (just FILE for one); one summary line per
+ * domain, a line per save, then the run's.
  */
-async function bootSeveral(paths: readonly string[], sets: readonly string[], opts: BootCli, io: CliIo): Promise<number> {
+export async function bootSeveral(configs: readonly import('../../toolstack/xl-cfg.js').DomainConfig[], opts: SeveralCli, io: CliIo, extras: RunExtras = {}): Promise<number> {
   const { UserError } = await import('../../errors.js');
-  if (opts.expect !== undefined || opts.send !== undefined) throw new UserError('usage', 'boot: --expect/--send answer one domain; give one config');
-  const { loadXlConfig } = await import('../../toolstack/xl-cfg.js');
+  if (opts.expect !== undefined || opts.send !== undefined) throw new UserError('usage', 'boot: --expect/--send answer one domain booted on its own; give one config to xenlab boot');
   const { formatSeconds } = await import('../../boot/boot.js');
   const { bootDomains } = await import('../../boot/domains.js');
-  const configs = paths.map((p) => loadXlConfig(p, [...sets]));
+  const total = configs.length + (extras.restores?.length ?? 0);
   const progress = new ProgressLine(io);
   for (const c of configs) for (const w of c.warnings) progress.stderr(`xenlab: ${c.name}: ${w}\n`);
   const { serveXenStoreSocket, defaultSocketPath } = await import('../../xenstore/socket.js');
   const xsPath = opts.xenstoreSocket === undefined ? undefined : opts.xenstoreSocket === 'auto' || opts.xenstoreSocket === '' ? defaultSocketPath(io.env) : opts.xenstoreSocket;
   let xsServer: Promise<{ close(): Promise<void> } | undefined> = Promise.resolve(undefined);
   if (xsPath !== undefined) progress.stderr(`xenlab: XenStore socket ${xsPath}\n`);
-  const lines = configs.map((c) => new PrefixedLines(`${c.name}: `, (text) => progress.stdout(new TextEncoder().encode(text))));
+  const lines = Array.from({ length: total }, (_, k) => new PrefixedLines(total === 1 ? '' : `${configs[k]?.name ?? `domain ${k + 1}`}: `, (text) => progress.stdout(new TextEncoder().encode(text))));
   const r = await bootDomains({
     configs,
+    ...(extras.restores !== undefined ? { restores: extras.restores } : {}),
+    ...(extras.saves !== undefined ? { saves: extras.saves } : {}),
+    onSave: (sv) => {
+      const what = sv.error !== undefined ? `failed: ${sv.error}` : `${sv.bytes} bytes${sv.file !== undefined ? ` to ${sv.file}` : ''}`;
+      const then = sv.error !== undefined ? '; it resumes' : sv.then === 'cancel' ? '; it resumes (cancelled)' : sv.then === 'restore' ? `; restored as domain ${sv.newDomid}` : '; destroyed';
+      progress.stderr(`xenlab: save of domain ${sv.domid} at ${formatSeconds(sv.requestedAtNs)}: ${what}${then}\n`);
+    },
     ...(opts.timeout !== undefined ? { timeoutSeconds: opts.timeout } : {}),
     ...(opts.maxInstructions !== undefined ? { maxInstructions: opts.maxInstructions } : {}),
     ...(opts.realtime === true ? { realtime: true } : {}),
     ...(opts.strict === true ? { strict: true } : {}),
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-    ...(opts.consoleLog !== undefined ? { consoleLogs: configs.map((c) => `${opts.consoleLog}.${c.name}`) } : {}),
+    ...(opts.consoleLog !== undefined ? { consoleLogs: total === 1 ? [opts.consoleLog] : configs.map((c) => `${opts.consoleLog}.${c.name}`) } : {}),
     ...(opts.diskWrites !== undefined ? { diskWrites: opts.diskWrites as 'overlay' | 'through' } : {}),
     ...(opts.diskExport !== undefined ? { diskExportDir: opts.diskExport } : {}),
     onConsole: (index, bytes) => lines[index]?.push(bytes),
@@ -224,7 +241,7 @@ async function bootSeveral(paths: readonly string[], sets: readonly string[], op
   }
   const mips = r.instructions / Math.max(r.wallMs, 1e-3) / 1e3;
   io.stderr.write(
-    `xenlab: ${r.domains.length} domains; ${r.instructions} instructions, ${formatSeconds(r.guestNs)} guest, ${(r.wallMs / 1000).toFixed(3)} s wall (${mips.toFixed(1)} MIPS)\n`,
+    `xenlab: ${r.domains.length} domain${r.domains.length === 1 ? '' : 's'}; ${r.instructions} instructions, ${formatSeconds(r.guestNs)} guest, ${(r.wallMs / 1000).toFixed(3)} s wall (${mips.toFixed(1)} MIPS)\n`,
   );
   return r.exitCode;
 }
