@@ -185,15 +185,7 @@ export class Mmu implements LinearMemory {
       this.mmioPage = pageOf(la);
       this.mmioBase = pfn * PAGE_SIZE;
     }
-    if (this.observing && kind === AccessKind.Write) {
-      const fn = this.writeObservers.get(pfn);
-      const all = this.allWrites;
-      if (fn !== undefined || all !== undefined) {
-        flags |= LOOKUP_NOCACHE;
-        if (fn !== undefined) fn(pfn, pa);
-        if (all !== undefined) all(pfn, pa);
-      }
-    }
+    if (this.observing && kind === AccessKind.Write && this.notifyWrite(pfn, pa)) flags |= LOOKUP_NOCACHE;
     this.lookupFlags = flags;
     return view;
   }
@@ -211,12 +203,18 @@ export class Mmu implements LinearMemory {
   /**
    * Installs (or with undefined removes) the write observer of frame `pfn`: every write lookup
    * that resolves to the frame calls it before returning and reports LOOKUP_NOCACHE, so the CPU
-   * asks again on the next write. The observer may remove itself.
+   * asks again on the next write; so does a walk that sets an accessed or dirty bit in an entry
+   * of the frame (a page table). The observer may remove itself.
    */
   observeWrites(pfn: number, fn: WriteObserver | undefined): void {
     if (fn === undefined) this.writeObservers.delete(pfn);
     else this.writeObservers.set(pfn, fn);
     this.observing = this.writeObservers.size !== 0 || this.allWrites !== undefined;
+  }
+
+  /** How many frames have a write observer (diagnostics: a log-dirty that is off leaves none). */
+  get observedFrames(): number {
+    return this.writeObservers.size;
   }
 
   /** A write observer for every frame (dirty logging); same semantics as `observeWrites`. */
@@ -452,13 +450,27 @@ export class Mmu implements LinearMemory {
     }
   }
 
+  /** Calls the write observers of frame `pfn` (its own, then the all-frames one); whether there was one. */
+  private notifyWrite(pfn: number, pa: number): boolean {
+    const fn = this.writeObservers.get(pfn);
+    const all = this.allWrites;
+    if (fn === undefined && all === undefined) return false;
+    if (fn !== undefined) fn(pfn, pa);
+    if (all !== undefined) all(pfn, pa);
+    return true;
+  }
+
   /** ORs `bits` into the low dword of the entry at `pa` unless they are set (re-read: an entry may be used at two levels). */
   private orEntry(pa: number, bits: number): void {
     const v = this.phys.frame(Math.floor(pa / PAGE_SIZE));
     if (v !== undefined) {
       const off = pa & PAGE_MASK;
       const old = v.getInt32(off, true);
-      if ((old & bits) !== bits) v.setInt32(off, old | bits, true);
+      if ((old & bits) !== bits) {
+        v.setInt32(off, old | bits, true);
+        // The processor's A/D update is a write to the table's frame: its observers see it.
+        if (this.observing) this.notifyWrite(Math.floor(pa / PAGE_SIZE), pa);
+      }
     } else {
       const old = this.phys.mmioRead(pa, 4) | 0;
       if ((old & bits) !== bits) this.phys.mmioWrite(pa, 4, old | bits);

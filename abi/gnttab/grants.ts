@@ -449,6 +449,8 @@ export class GrantHub {
   /** Xen `unmap_common_complete`: drop the references and pins of what was unmapped. */
   private complete(rd: GrantTable, ref: number, mfn: number, done: number, ro: boolean): void {
     if (done === 0) return;
+    // Xen's gnttab_mark_dirty: a writable mapping going away may have written the page.
+    if (!ro) this.mem.markDirty(mfn);
     const act = rd.activeOf(ref);
     if ((done & GNTMAP_device_map) !== 0) {
       if (!ro) this.types.putPageType(mfn);
@@ -686,6 +688,7 @@ export class GrantHub {
       const to = this.mem.view(dst.mfn);
       const bytes = new Uint8Array(from.buffer, from.byteOffset + op.source.offset, op.len).slice();
       new Uint8Array(to.buffer, to.byteOffset + op.dest.offset, op.len).set(bytes);
+      this.mem.markDirty(dst.mfn); // Xen's gnttab_mark_dirty after a copy into the page
     }
     this.releaseBuf(dst);
     this.releaseBuf(src);

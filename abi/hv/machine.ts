@@ -102,6 +102,10 @@ export class MachineMemory implements PhysicalMemory {
 
   private readonly chunks: (ArrayBuffer | undefined)[];
   private readonly views: (DataView | undefined)[];
+  /** Chunk index of each backing buffer (a frame's DataView back to its MFN: `mfnOfView`). */
+  private readonly chunkIndex = new Map<ArrayBuffer, number>();
+  /** Log-dirty hooks by owning domid (abi/hv/log-dirty.ts); empty when no domain logs. */
+  private readonly dirtyLogs = new Map<number, (mfn: number) => void>();
   /** Free frames; allocation pops from the end. */
   private freeList: number[];
 
@@ -146,6 +150,7 @@ export class MachineMemory implements PhysicalMemory {
       if (buf === undefined) {
         buf = new ArrayBuffer(CHUNK_FRAMES * PAGE_SIZE);
         this.chunks[c] = buf;
+        this.chunkIndex.set(buf, c);
       }
       v = new DataView(buf, (mfn & (CHUNK_FRAMES - 1)) * PAGE_SIZE, PAGE_SIZE);
       this.views[mfn] = v;
@@ -301,6 +306,47 @@ export class MachineMemory implements PhysicalMemory {
     return freed.length;
   }
 
+  // ---- log-dirty ------------------------------------------------------------------------------
+
+  /**
+   * Installs (undefined: removes) the log-dirty hook of domain `domid` (abi/hv/log-dirty.ts):
+   * `markDirty` of a frame it owns calls it.
+   */
+  setDirtyLog(domid: number, fn: ((mfn: number) => void) | undefined): void {
+    if (fn === undefined) this.dirtyLogs.delete(domid);
+    else this.dirtyLogs.set(domid, fn);
+  }
+
+  /** Whether `domid` has a log-dirty hook installed. */
+  dirtyLogging(domid: number): boolean {
+    return this.dirtyLogs.has(domid);
+  }
+
+  /**
+   * Xen or the host wrote frame `mfn` behind the guest's MMU (Xen's paging_mark_dirty): reported to
+   * the owner's log-dirty, if it has one. Cheap when no domain logs.
+   */
+  markDirty(mfn: number): void {
+    if (this.dirtyLogs.size === 0 || !(mfn >= 0 && mfn < this.nrFrames)) return;
+    const fn = this.dirtyLogs.get(this.owner[mfn] as number);
+    if (fn !== undefined) fn(mfn);
+  }
+
+  /** `markDirty` for a frame known by its DataView (a backend holding a ring page). */
+  markDirtyView(view: DataView): void {
+    if (this.dirtyLogs.size === 0) return;
+    const mfn = this.mfnOfView(view);
+    if (mfn !== undefined) this.markDirty(mfn);
+  }
+
+  /** The MFN of a frame's DataView (as `frame` hands it out), or undefined for another view. */
+  mfnOfView(view: DataView): number | undefined {
+    const c = this.chunkIndex.get(view.buffer as ArrayBuffer);
+    if (c === undefined || view.byteOffset % PAGE_SIZE !== 0) return undefined;
+    const mfn = c * CHUNK_FRAMES + view.byteOffset / PAGE_SIZE;
+    return this.views[mfn] === view ? mfn : undefined;
+  }
+
   // ---- M2P ------------------------------------------------------------------------------------
 
   /** M2P[mfn] := pfn (INVALID_M2P_ENTRY for all ones), for 0 <= pfn < 2^53. */
@@ -318,6 +364,8 @@ export class MachineMemory implements PhysicalMemory {
     const off = (mfn % 512) * 8;
     v.setUint32(off, lo >>> 0, true);
     v.setUint32(off + 4, hi >>> 0, true);
+    // A frame given a (new) PFN while its owner logs dirty: the PFN's contents changed.
+    if (this.dirtyLogs.size !== 0) this.markDirty(mfn);
   }
 
   /** M2P[mfn]: the PFN, or INVALID_M2P_ENTRY when all ones (values above 2^53 are rounded). */

@@ -155,7 +155,13 @@ export class PageTypes {
     opts: PageTypesOptions = {},
   ) {
     this.linearEnabled = opts.linearPageTables ?? true;
-    this.validateSegdesc = opts.validateSegdesc ?? ((mfn) => validateSegdescPage(mem.view(mfn)));
+    this.validateSegdesc =
+      opts.validateSegdesc ??
+      ((mfn) => {
+        const rc = validateSegdescPage(mem.view(mfn));
+        mem.markDirty(mfn); // Xen stores the descriptors back in its own form
+        return rc;
+      });
   }
 
   register(policy: PageOwnerPolicy): void {
@@ -419,6 +425,7 @@ export class PageTypes {
       // Xen `adjust_guest_l2e`/`l3e`/`l4e`: USER on every level (the kernel runs at CPL 3), ACCESSED on L4.
       v.setUint32(i * 8, addLo(lo, type === PageType.L4 ? _PAGE_USER | _PAGE_ACCESSED : _PAGE_USER), true);
     }
+    this.mem.markDirty(mfn);
     if (type === PageType.L4) this.initXenL4Slots(mfn, d);
     return 0;
   }
@@ -432,6 +439,7 @@ export class PageTypes {
     const [nlo, nhi] = adjustL1(lo, hi);
     v.setUint32(i * 8, nlo, true);
     v.setUint32(i * 8 + 4, nhi, true);
+    this.mem.markDirty(tableMfn);
   }
 
   /**

@@ -85,6 +85,7 @@ export function updateDescriptor(types: PageTypes, domid: number, maddrLo: numbe
   const at = maddrLo & 0xff8;
   f.setUint32(at, d[0], true);
   f.setUint32(at + 4, d[1], true);
+  m.markDirty(mfn);
   types.putPageType(mfn);
   types.putPage(mfn);
   return { rc: 0, mfn };

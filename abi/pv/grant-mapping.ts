@@ -113,6 +113,7 @@ function writeSlot(mmu: PvMmu, s: L1Slot, lo: number, hi: number): void {
   const v = mmu.types.mem.view(s.mfn);
   v.setUint32(s.index * 8, lo >>> 0, true);
   v.setUint32(s.index * 8 + 4, hi >>> 0, true);
+  mmu.types.mem.markDirty(s.mfn);
 }
 
 /**

@@ -359,6 +359,7 @@ export class PvMmu implements PageOwnerPolicy {
     effects.written.push(mfn);
     v.setUint32(index * 8, req.valLo >>> 0, true);
     v.setUint32(index * 8 + 4, req.valHi >>> 0, true);
+    this.types.mem.markDirty(mfn);
     if (this.strict) {
       this.report({
         code: 'mmu-update-plain-write',
@@ -431,6 +432,7 @@ export class PvMmu implements PageOwnerPolicy {
     const lo = preserveAd ? nlo | (olo & (_PAGE_ACCESSED | _PAGE_DIRTY)) : nlo;
     v.setUint32(index * 8, lo >>> 0, true);
     v.setUint32(index * 8 + 4, nhi >>> 0, true);
+    this.types.mem.markDirtyView(v); // a table of the domain: its log-dirty sees the update
   }
 
   // ---- mmuext_op ------------------------------------------------------------------------------
@@ -559,6 +561,7 @@ export class PvMmu implements PageOwnerPolicy {
         const v = t.mem.view(mfn);
         new Uint8Array(v.buffer, v.byteOffset, 4096).fill(0);
         effects.written.push(mfn);
+        t.mem.markDirty(mfn);
         t.putPageAndType(mfn);
         return 0;
       }
@@ -576,6 +579,7 @@ export class PvMmu implements PageOwnerPolicy {
         const d = t.mem.view(dst);
         new Uint8Array(d.buffer, d.byteOffset, 4096).set(new Uint8Array(s.buffer, s.byteOffset, 4096));
         effects.written.push(dst);
+        t.mem.markDirty(dst);
         t.putPageAndType(dst);
         t.putPage(src);
         return 0;

@@ -19,6 +19,7 @@
  */
 import type { EventHub } from '../../abi/evtchn/channels.js';
 import type { Domain } from '../../abi/hv/domain.js';
+import { markPageWritten } from '../../abi/hv/log-dirty.js';
 import { View } from '../../abi/layout/view.js';
 import { layout } from '../../abi/public/index.js';
 
@@ -115,6 +116,7 @@ export class ConsoleBackend {
     const bytes = new Uint8Array(n);
     for (let i = 0; i < n; i++) bytes[i] = this.o.page.getUint8(OFF_OUT + ((cons + i) & (OUT_SIZE - 1)));
     this.idx.set('out_cons', prod);
+    markPageWritten(this.o.domain, this.o.page);
     this.chunks.push(bytes);
     this.logLength += n;
     this.o.output?.(bytes);
@@ -136,6 +138,7 @@ export class ConsoleBackend {
     for (let i = 0; i < n; i++) this.o.page.setUint8(OFF_IN + ((prod + i) & (IN_SIZE - 1)), input[i]!);
     if (n > 0) {
       this.idx.set('in_prod', (prod + n) >>> 0);
+      markPageWritten(this.o.domain, this.o.page);
       this.notify();
     }
     return n;

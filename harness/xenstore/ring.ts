@@ -17,6 +17,7 @@
  */
 import type { EventHub } from '../../abi/evtchn/channels.js';
 import type { Domain } from '../../abi/hv/domain.js';
+import { markPageWritten } from '../../abi/hv/log-dirty.js';
 import { layout } from '../../abi/public/index.js';
 import { XENSTORE_RING_SIZE } from '../../abi/public/io/xs-wire.js';
 import type { Transport } from './xenstored.js';
@@ -70,8 +71,10 @@ export class XenStoreRing implements Transport {
     return this.o.page.getUint32(off, true);
   }
 
+  /** Every write to the ring ends with an index or error update here: the page is marked dirty once. */
   private setU32(off: number, v: number): void {
     this.o.page.setUint32(off, v >>> 0, true);
+    markPageWritten(this.o.domain, this.o.page);
   }
 
   hasInput(): boolean {

@@ -568,10 +568,23 @@ describe('observers', () => {
     expect(mmu.lookupFlags).toBe(LOOKUP_NOCACHE);
     mmu.lookup(0x7000, W, true);
     mmu.lookup(0x6000, R, true);
-    expect([...dirty]).toEqual([7, 8]);
+    // Frame 2 is the page table: the walks set A and D in its entries 5 and 6.
+    expect([...dirty]).toEqual([2, 7, 8]);
     mmu.observeWritesAll(undefined);
     mmu.lookup(0x5000, W, true);
     expect(mmu.lookupFlags).toBe(0);
+  });
+
+  it("a walk's accessed/dirty update is a write to the table's frame: its observer sees it", () => {
+    const { mmu } = setup();
+    const seen: [number, number][] = [];
+    mmu.observeWrites(2, (pfn, pa) => seen.push([pfn, pa]));
+    mmu.observeWrites(1, (pfn, pa) => seen.push([pfn, pa]));
+    mmu.lookup(0x5000, R, true); // A in the PDE (frame 1) and in PTE 5 (frame 2)
+    mmu.lookup(0x5000, W, true); // D in PTE 5
+    mmu.lookup(0x5000, W, true); // nothing left to set
+    expect(seen).toEqual([[1, 0x1000], [2, 0x2014], [2, 0x2014]]);
+    expect(mmu.observedFrames).toBe(2);
   });
 
   it('observers also see writes with paging off', () => {
