@@ -135,6 +135,11 @@ export class CheckpointWriter {
     return framed;
   }
 
+  /** Everything written so far, framed, in order (a migration sender's first send: headers and static records). */
+  written(): Uint8Array {
+    return concat(this.chunks);
+  }
+
   /** The headers' bytes (what a migration sender puts on the wire first). */
   headers(): Uint8Array {
     return concat(this.chunks.slice(0, 2));
