@@ -128,6 +128,9 @@ export interface MigrationReport {
   readonly suspendGuestNs: number;
   /** The stop-and-copy in guest time: the final round's and the end records' wire time. */
   readonly downtimeGuestNs: number;
+  /** Guest time the domain suspended at, and the time the stream gives for its resume (+ downtime). */
+  readonly suspendedAtNs: number;
+  readonly resumeAtNs: number;
   /** Host time from the domain found suspended to the receiver's acknowledgement. */
   readonly downtimeWallMs: number;
   /** Guest time from the first byte to the guest's resume time, and host time of the whole migration. */
@@ -277,6 +280,8 @@ export async function migrateLive(o: MigrateOptions): Promise<MigrationReport> {
       bytes: bytesTotal,
       suspendGuestNs: suspendedAt - suspendAsked,
       downtimeGuestNs: downtimeNs,
+      suspendedAtNs: suspendedAt,
+      resumeAtNs: suspendedAt + downtimeNs,
       downtimeWallMs: wallEnd - wallSuspended,
       totalGuestNs: clock.now() - guestStart,
       totalWallMs: wallEnd - wallStart,
