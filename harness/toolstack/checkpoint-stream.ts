@@ -97,6 +97,7 @@ export class CheckpointWriter {
   private readonly chunks: Uint8Array[] = [];
   private readonly hash = createHash('sha256');
   private ended = false;
+  private taken = false;
   private length = 0;
 
   constructor(header: DomainHeader) {
@@ -135,13 +136,19 @@ export class CheckpointWriter {
     return framed;
   }
 
-  /** Everything written so far, framed, in order (a migration sender's first send: headers and static records). */
-  written(): Uint8Array {
-    return concat(this.chunks);
+  /**
+   * The framed bytes written since the last `take`, in order, handed over and no longer kept (a
+   * migration sender puts them on the wire; the writer then holds no copy of the stream, so
+   * `headers` and `toBytes` are refused after a take).
+   */
+  take(): Uint8Array[] {
+    this.taken = true;
+    return this.chunks.splice(0);
   }
 
   /** The headers' bytes (what a migration sender puts on the wire first). */
   headers(): Uint8Array {
+    if (this.taken) throw new Error('checkpoint: headers after take()');
     return concat(this.chunks.slice(0, 2));
   }
 
@@ -152,6 +159,7 @@ export class CheckpointWriter {
   /** The whole stream (after `end()`). */
   toBytes(): Uint8Array {
     if (!this.ended) throw new Error('checkpoint: toBytes before end()');
+    if (this.taken) throw new Error('checkpoint: toBytes after take()');
     return concat(this.chunks);
   }
 

@@ -186,7 +186,6 @@ export async function migrateLive(o: MigrateOptions): Promise<MigrationReport> {
   };
 
   try {
-    const head = saver.w.written();
     let pfns = saver.allPfns();
     let stop: MigrationStop | undefined;
     let growing = 0;
@@ -197,13 +196,14 @@ export async function migrateLive(o: MigrateOptions): Promise<MigrationReport> {
         if (h === undefined) sentHash.delete(pfn);
         else sentHash.set(pfn, h);
       }
-      const { bytes: chunks, retry: later } = saver.sendPages(pfns, true);
+      const later = saver.sendPages(pfns, true).retry;
+      // What the writer has framed since the last round (round 0: the stream's first records too).
+      const chunks = saver.w.take();
       for (const pfn of pfns) retry.delete(pfn);
       for (const pfn of later) {
         retry.add(pfn);
         sentHash.delete(pfn);
       }
-      if (round === 0) chunks.unshift(head);
       const bytes = sum(chunks);
       await send(chunks);
       const ns = wireNs(bytes);
@@ -254,7 +254,8 @@ export async function migrateLive(o: MigrateOptions): Promise<MigrationReport> {
     const logStats = log.stats;
     log.off();
     const finalPfns = [...final].sort((a, b) => a - b);
-    const pageChunks = saver.sendPages(finalPfns, false).bytes;
+    saver.sendPages(finalPfns, false);
+    const pageChunks = saver.w.take();
     // The end records' size, from a dry run over the same (suspended, unchanging) domain, so the
     // stream's time stamp can include their own wire time.
     const tailBytes = sum(new DomainSaver(o.source).finish());
@@ -262,7 +263,8 @@ export async function migrateLive(o: MigrateOptions): Promise<MigrationReport> {
     const downtimeNs = wireNs(finalBytes);
     if (o.passTime !== undefined) o.passTime(downtimeNs);
     clock.skipTo(suspendedAt + downtimeNs);
-    const tail = saver.finish();
+    saver.finish();
+    const tail = saver.w.take();
     if (sum(tail) !== tailBytes) throw new Error(`migrate: the end records came to ${sum(tail)} bytes, the dry run to ${tailBytes}`);
     await send(pageChunks);
     await send(tail);

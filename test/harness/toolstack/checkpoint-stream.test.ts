@@ -114,6 +114,21 @@ describe('checkpoint stream framing', () => {
     expect(refusal(() => parseCheckpoint(m.toBytes(), 'm'))).toMatch(/record 1 \(type 0x00000777\) at offset 40: unknown mandatory record type/);
   });
 
+  it('take() hands the stream over in pieces (a migration sender) and keeps no copy', () => {
+    const w = new CheckpointWriter(HEADER);
+    w.record(REC.X86_PV_INFO, Uint8Array.of(8, 4, 0, 0, 0, 0, 0, 0));
+    const parts = [w.take()];
+    w.record(REC.PAGE_DATA, encodePageData([{ pfn: 3, type: PFINFO.NOTAB, data: page(0xaa) }, { pfn: 9, type: PFINFO.XTAB }]));
+    w.record(REC.XENLAB_XENSTORE, new TextEncoder().encode('{"a":1}'));
+    parts.push(w.take());
+    w.end();
+    parts.push(w.take(), w.take());
+    expect(parts.map((p) => p.length)).toEqual([3, 2, 1, 0]);
+    expect(Buffer.concat(parts.flat())).toEqual(Buffer.from(sample()));
+    expect(() => w.toBytes()).toThrow(/after take/);
+    expect(() => w.headers()).toThrow(/after take/);
+  });
+
   it('refuses bytes after END and an absurd body length before reading it', () => {
     expect(refusal(() => parseCheckpoint(new Uint8Array([...sample(), 0, 0, 0, 0, 0, 0, 0, 0]), 'e'))).toMatch(/after the END record/);
     const b = sample().slice(0, 48);

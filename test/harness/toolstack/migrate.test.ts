@@ -106,6 +106,23 @@ describe('live migration (probe-suspend, in-process)', () => {
     expect(host.machine.view(restored.p2m[victim] as number).getUint32(64, true)).toBe(0xdeadbeef);
   });
 
+  it('a transport failing during the live rounds: log-dirty off, no observer left, the guest runs on', async () => {
+    const s = await startProbe('probe-suspend', { extra: 'dirty=8 period=1000' });
+    s.run({ untilNs: 3 * MS });
+    let n = 0;
+    const failing: MigrationTransport = {
+      send: () => {
+        if (++n === 3) throw new Error('link down');
+      },
+    };
+    await expect(migrateLive(sourceOptions(s, failing))).rejects.toThrow('link down');
+    expect(s.domain.running).toBe(true);
+    expect(s.domain.vcpus[0]?.cpu.mmu?.observedFrames).toBe(0);
+    expect(s.machine.dirtyLogging(s.domain.id)).toBe(false);
+    s.run({ untilNs: s.xen.clock.now() + 2 * MS });
+    expect(s.domain.running).toBe(true);
+  });
+
   it('the same migration gives the same rounds (deterministic in guest time)', async () => {
     const a = await migrateProbe('dirty=64 period=300');
     const b = await migrateProbe('dirty=64 period=300');
@@ -206,12 +223,10 @@ describe('live migration over TCP on loopback', () => {
       const s = await startProbe('probe-suspend', { extra: 'dirty=8 period=1000 suspends=1' });
       s.run({ untilNs: 3 * MS });
       const t = await connectMigration('127.0.0.1', listener.port);
-      let n = 0;
-      // Damage the end of the stream on its way out.
+      // Damage the small end records (after the suspend) on their way out.
       const damaging: MigrationTransport = {
         send: (c) => {
-          n++;
-          return t.send(c.length < 64 && n > 3 ? flipped(c, c.length - 12) : c);
+          return t.send(s.domain.suspended && c.length < 64 ? flipped(c, c.length - 12) : c);
         },
         finish: async () => t.finish?.(),
       };
