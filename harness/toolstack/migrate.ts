@@ -66,8 +66,8 @@ export const DEFAULT_DIRTY_THRESHOLD = 50;
 export const DEFAULT_MAX_GROWING_ROUNDS = 3;
 /** 1 Gbit/s, the network of the paper's testbed. */
 export const DEFAULT_BANDWIDTH = 1e9;
-/** Guest time the guest gets to answer control/shutdown = "suspend". */
-export const DEFAULT_SUSPEND_TIMEOUT_NS = 5e9;
+/** Guest time the guest gets to answer control/shutdown = "suspend" (libxl's 60 s, as for a save). */
+export const DEFAULT_SUSPEND_TIMEOUT_NS = 60e9;
 /** Steps in which the guest runs while the sender waits for it to suspend. */
 const SUSPEND_STEP_NS = 1e6;
 const PAGE = 4096;
@@ -298,6 +298,22 @@ export async function migrateLive(o: MigrateOptions): Promise<MigrationReport> {
     if (d.suspended) d.resumeCancelled();
     throw e;
   }
+}
+
+/** The report as lines for a terminal: one per round, then the totals (guest time first; wall time is the host's). */
+export function describeMigration(r: MigrationReport): string[] {
+  const ms = (ns: number): string => `${(ns / 1e6).toFixed(3)} ms`;
+  const mb = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
+  const lines = r.rounds.map(
+    (x) =>
+      `${x.final ? 'stop-and-copy' : `round ${x.round}`}: ${x.pagesSent} pages sent, ${x.final ? 'guest stopped' : `${x.pagesDirtied} dirtied meanwhile`}, ${mb(x.bytes)}, ${ms(x.guestNs)} guest time`,
+  );
+  lines.push(
+    `${r.rounds.length - 1} live round${r.rounds.length === 2 ? '' : 's'} (${r.stop}); ${r.pagesSent} pages sent for ${r.guestPages} guest pages, ${mb(r.bytes)} in all`,
+    `downtime ${ms(r.downtimeGuestNs)} of guest time (${r.downtimeWallMs.toFixed(1)} ms wall); the guest took ${ms(r.suspendGuestNs)} to suspend; total ${ms(r.totalGuestNs)} guest, ${r.totalWallMs.toFixed(0)} ms wall`,
+  );
+  if (r.logDirtyMisses !== 0) lines.push(`log-dirty missed ${r.logDirtyMisses} changed pages (resent): pfns ${r.missedPfns.slice(0, 16).join(', ')}`);
+  return lines;
 }
 
 // ---- receiving ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { parseGuestTap } from '../../../conformance/tap.js';
 import {
   connectMigration,
+  describeMigration,
   inProcessTransport,
   listenForMigration,
   migrateLive,
@@ -26,7 +27,10 @@ describe('live migration (probe-suspend, in-process)', () => {
   it('a small dirty set: one live round, a short stop-and-copy; memory identical; the guest works on', async () => {
     const m = await migrateProbe('dirty=16 period=1000 suspends=1');
     const r = m.report;
-    console.log(`small: ${JSON.stringify({ rounds: r.rounds.map((x) => [x.pagesSent, x.pagesDirtied, x.bytes, x.guestNs]), pagesSent: r.pagesSent, guestPages: r.guestPages, downtimeNs: r.downtimeGuestNs, downtimeWallMs: r.downtimeWallMs.toFixed(1) })}`);
+    const text = describeMigration(r);
+    console.log(`small dirty set:\n  ${text.join('\n  ')}`);
+    expect(text[0]).toMatch(/^round 0: 4096 pages sent, \d+ dirtied meanwhile, 16\.\d\d MiB, 134\.\d+ ms guest time$/);
+    expect(text.at(-2)).toMatch(/^1 live round \(converged\); \d+ pages sent for 4096 guest pages/);
     expect(r.stop).toBe('converged');
     expect(r.rounds.length).toBe(2);
     expect(r.rounds[0]?.pagesSent).toBe(r.guestPages);
@@ -55,7 +59,7 @@ describe('live migration (probe-suspend, in-process)', () => {
     const small = await migrateProbe('dirty=16 period=1000 suspends=1');
     const m = await migrateProbe('dirty=300 period=80 suspends=1');
     const r = m.report;
-    console.log(`large: ${JSON.stringify({ rounds: r.rounds.map((x) => [x.pagesSent, x.pagesDirtied, x.bytes, x.guestNs]), pagesSent: r.pagesSent, guestPages: r.guestPages, downtimeNs: r.downtimeGuestNs, downtimeWallMs: r.downtimeWallMs.toFixed(1) })}`);
+    console.log(`larger dirty set:\n  ${describeMigration(r).join('\n  ')}`);
     expect(r.stop).toBe('converged');
     expect(r.rounds.length).toBeGreaterThan(small.report.rounds.length);
     expect(r.pagesSent).toBeGreaterThan(small.report.pagesSent + 250);
@@ -73,6 +77,7 @@ describe('live migration (probe-suspend, in-process)', () => {
   it('a guest dirtying faster than the link: stops at the round limit, then stops and copies', async () => {
     const m = await migrateProbe('dirty=200 period=40 suspends=1', { bandwidth: 100e6, maxRounds: 4 });
     const r = m.report;
+    console.log(`dirtying faster than a 100 Mbit/s link:\n  ${describeMigration(r).join('\n  ')}`);
     expect(r.stop === 'round-limit' || r.stop === 'not-converging').toBe(true);
     expect(r.rounds.filter((x) => !x.final).length).toBeLessThanOrEqual(4);
     expect(r.rounds.at(-1)?.pagesSent).toBeGreaterThan(150);
