@@ -174,6 +174,8 @@ export async function migrateLive(o: MigrateOptions): Promise<MigrationReport> {
     const v = m.view(mfn);
     return createHash('sha1').update(new Uint8Array(v.buffer, v.byteOffset, PAGE)).digest('base64');
   };
+  // The M2P is guest-writable (MMU_MACHPHYS_UPDATE): a PFN beyond the guest's p2m is no page of it.
+  const inP2m = (pfns: number[]): number[] => pfns.filter((pfn) => pfn < image.p2m.size);
   const retry = new Set<number>();
   const rounds: MigrationRound[] = [];
   let bytesTotal = 0;
@@ -218,7 +220,7 @@ export async function migrateLive(o: MigrateOptions): Promise<MigrationReport> {
       if (dirtied < threshold) stop = 'converged';
       else if (round + 1 >= maxRounds) stop = 'round-limit';
       else if (growing >= maxGrowing) stop = 'not-converging';
-      else pfns = log.clean();
+      else pfns = inP2m(log.clean());
     }
 
     // Stop-and-copy.
@@ -235,7 +237,7 @@ export async function migrateLive(o: MigrateOptions): Promise<MigrationReport> {
     }
     const suspendedAt = clock.now();
     const wallSuspended = performance.now();
-    const final = new Set(log.clean());
+    const final = new Set(inP2m(log.clean()));
     const retriedTables = retry.size;
     for (const pfn of retry) final.add(pfn);
     const missedPfns: number[] = [];

@@ -128,6 +128,27 @@ describe('live migration (probe-suspend, in-process)', () => {
     expect(s.domain.running).toBe(true);
   });
 
+  it('an M2P entry beyond the guest\'s p2m (guest-writable) does not break the stream', async () => {
+    const s = await startProbe('probe-suspend', { extra: 'dirty=16 period=1000' });
+    s.run({ untilNs: 4 * MS });
+    const rx = new MigrationReceiver('in-process migration');
+    const mfn = s.built.p2m[3000] as number;
+    let rounds = 0;
+    const report = await migrateLive(
+      sourceOptions(s, inProcessTransport(rx), {
+        // As MMU_MACHPHYS_UPDATE would: the frame of pfn 3000 now claims pfn 5,000,000.
+        onRound: () => {
+          if (rounds++ === 0) s.machine.m2pSet(mfn, 5_000_000);
+        },
+      }),
+    );
+    expect(rx.done).toBe(true);
+    // pfn 3000 lost its frame as far as the M2P says: sent again, as a page without one.
+    expect(report.missedPfns).toEqual([3000]);
+    const restored = rx.finish(newHost(8), 5);
+    expect(restored.p2m[3000]).toBe(-1);
+  });
+
   it('the same migration gives the same rounds (deterministic in guest time)', async () => {
     const a = await migrateProbe('dirty=64 period=300');
     const b = await migrateProbe('dirty=64 period=300');
