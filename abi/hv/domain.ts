@@ -15,6 +15,9 @@ import { GuestIoPorts } from '../pv/io.js';
 import type { PhysicalMemory } from '../../x86/memory.js';
 import { HypercallStats } from './stats.js';
 
+/** VMASST_TYPE_m2p_strict (xen.h). */
+const VMASST_TYPE_M2P_STRICT = 32;
+
 /** SHUTDOWN_suspend (sched.h). */
 const SHUTDOWN_SUSPEND = 2;
 
@@ -31,7 +34,7 @@ export class Domain {
   shutdownCode = 0;
   /** Bytes written with CONSOLEIO_write (Xen's console, not the PV console ring). */
   readonly consoleOut: number[] = [];
-  /** Enabled VMASST_TYPE_* bits. */
+  /** Enabled VMASST_TYPE_* bits; m2p_strict (type 32) is kept in bit 31 (`vmAssistEnabled`). */
   vmAssist = 0;
   /** Pseudo-physical → machine frame numbers (the builder's P2M). */
   p2m: readonly number[] = [];
@@ -62,6 +65,12 @@ export class Domain {
     readonly id: number,
     readonly name: string,
   ) {}
+
+  /** Whether VMASST_TYPE_`type` is enabled (type 32, m2p_strict, lives in bit 31 of `vmAssist`). */
+  vmAssistEnabled(type: number): boolean {
+    if (type === VMASST_TYPE_M2P_STRICT) return (this.vmAssist & (1 << 31)) !== 0;
+    return type >= 0 && type < 31 && ((this.vmAssist >>> type) & 1) !== 0;
+  }
 
   get running(): boolean {
     return this.state.kind === 'running';

@@ -310,7 +310,7 @@ export function createPvDomain(o: PvDomainOptions): PvDomainShell {
   d.features = PV64_FEATURES;
   d.machine = o.machine;
   d.maxVcpus = o.maxVcpus ?? 1;
-  d.mmu = new PvMmu(o.types, { domid: o.domid, vcpus: d.maxVcpus, vmAssist: (t) => ((d.vmAssist >>> t) & 1) !== 0, strict: o.strict ?? false });
+  d.mmu = new PvMmu(o.types, { domid: o.domid, vcpus: d.maxVcpus, vmAssist: (t) => d.vmAssistEnabled(t), strict: o.strict ?? false });
   const siMfn = o.machine.allocXenHeapPage(o.domid, true) ?? tooSmall('the machine has no room for shared_info');
   const si = o.machine.view(siMfn);
   for (let v = 0; v < 32; v++) si.setUint8(v * 64 + 1, 1);

@@ -70,6 +70,7 @@ const CTX_CR3 = offsetIn(CTX, 'ctrlreg') + 24;
 const CTX_GDT_FRAMES = offsetIn(CTX, 'gdt_frames');
 const CTX_GDT_ENTS = offsetIn(CTX, 'gdt_ents');
 const CTX_RDX = offsetIn(CTX, 'user_regs.rdx');
+const CTX_VM_ASSIST = offsetIn(CTX, 'vm_assist');
 const GDT_FRAMES = 16;
 const DESCS_PER_FRAME = 512;
 
@@ -435,6 +436,10 @@ export class DomainRestorer {
     if (d.memory !== undefined && st.maxPages > d.memory.maxPages) d.memory.maxPages = st.maxPages;
     const mmu = d.mmu;
     if (mmu === undefined) throw new Error('restore: the domain has no PV MMU');
+    // The domain's vm_assist (vCPU 0's context carries it) applies when the tables validate:
+    // m2p_strict decides whether an L4 gets the read-only M2P when it is validated.
+    const ctx0v = new DataView(v0.buffer, v0.byteOffset, v0.byteLength);
+    d.vmAssist = (ctx0v.getUint32(CTX_VM_ASSIST, true) & 0x3f) | (ctx0v.getUint32(CTX_VM_ASSIST + 4, true) & 1 ? 1 << 31 : 0);
     const PIN = [0, MMUEXT_PIN_L1_TABLE, MMUEXT_PIN_L2_TABLE, MMUEXT_PIN_L3_TABLE, MMUEXT_PIN_L4_TABLE];
     for (const p of built.pins) {
       const rc = mmu.mmuextOp(0, [{ cmd: PIN[p.level] as number, arg1: p.mfn, arg2: 0 }]).rc;

@@ -49,3 +49,16 @@ describe('SHUTDOWN_suspend', () => {
     expect(q.d.running).toBe(true);
   });
 });
+
+describe('Domain.vmAssistEnabled', () => {
+  it('keeps m2p_strict (type 32) in bit 31: 4gb_segments (type 0) does not read as m2p_strict', () => {
+    const p = pvDomain();
+    p.d.vmAssist = 0x2d; // Linux's: 4gb_segments, writable_pagetables, pae_extended_cr3, runstate_update_flag
+    expect([0, 2, 3, 5].map((t) => p.d.vmAssistEnabled(t))).toEqual([true, true, true, true]);
+    expect(p.d.vmAssistEnabled(32)).toBe(false);
+    expect(p.d.mmu === undefined || !p.d.mmu.m2pStrict()).toBe(true);
+    p.d.vmAssist |= 1 << 31;
+    expect(p.d.vmAssistEnabled(32)).toBe(true);
+    expect([31, 33, -1].map((t) => p.d.vmAssistEnabled(t))).toEqual([false, false, false]);
+  });
+});
