@@ -104,7 +104,8 @@ export type BootEnd =
   | 'stalled'
   | 'instruction-limit'
   | 'expect-timeout'
-  | 'saved';
+  | 'saved'
+  | 'migrated';
 
 export interface BootResult {
   readonly end: BootEnd;
@@ -142,6 +143,8 @@ export const EXIT_CODES: Readonly<Record<BootEnd, number>> = {
   'expect-timeout': 123,
   // Saved and destroyed (`xl save`): the checkpoint holds it; nothing went wrong.
   saved: 0,
+  // Migrated to another host (`xenlab migrate`): it runs on there.
+  migrated: 0,
 };
 
 /** Machine-memory seed when none is given. */

@@ -40,7 +40,9 @@ import { buildPv64 } from '../builder/pv64.js';
 import { UserError } from '../errors.js';
 import { honouredAction, type DomainConfig, type ShutdownAction } from '../toolstack/xl-cfg.js';
 import { requestShutdown, writeDom0Tree } from '../toolstack/xenstore-tree.js';
-import { destroyDomain, readCheckpoint, saveDomain, type RestoredDomain } from '../toolstack/checkpoint.js';
+import { destroyDomain, readCheckpoint, saveDomain, type DomainRestorer, type RestoredDomain } from '../toolstack/checkpoint.js';
+import { connectMigration, inProcessTransport, migrateLive, MigrationReceiver, type MigrationReport, type MigrationRound } from '../toolstack/migrate.js';
+import { runMachine } from '../../abi/time/scheduler.js';
 import { writeFileAtomic } from '../toolstack/checkpoint-stream.js';
 import { SaveError } from '../toolstack/domain-image.js';
 import { XenStore } from '../xenstore/host.js';
@@ -70,6 +72,10 @@ import { attachVifs, detachVifs, VirtualNetwork, type AttachedVif } from './vifs
  *    checkpoint's bytes on this host, returning 0 from its suspend hypercall (a save and restore,
  *    or a migration to the same host);
  *  - `destroy`: the domain is destroyed and ends as 'saved' (`xl save`).
+ * Or, with `then: 'migrate'`, a live migration instead (harness/toolstack/migrate.ts, docs/migration.md):
+ * pre-copy rounds while the guest runs (the other domains run too), then the suspend request and
+ * the stop-and-copy; the stream goes to a new domain on this host (`to` absent) or to a receiver
+ * over TCP (`to`: `xenlab receive`), after which the source domain ends as 'migrated'.
  * A guest that has not suspended SUSPEND_TIMEOUT_NS after the request, or a save that fails
  * (the guest left a foreign frame mapped, published no p2m, ...), is reported and the domain
  * resumes as after a cancel, as libxl does.
@@ -84,8 +90,12 @@ export interface SaveOperation {
    * domain, if any), at the next scheduler slice.
    */
   readonly afterConsole?: string;
-  readonly then: 'cancel' | 'restore' | 'destroy';
+  readonly then: 'cancel' | 'restore' | 'destroy' | 'migrate';
   readonly file?: string;
+  /** `migrate`: the receiver's address (absent: a new domain on this host). */
+  readonly to?: { readonly host: string; readonly port: number };
+  /** `migrate`: the modelled link, bit/s (default 1 Gbit/s). */
+  readonly bandwidth?: number;
 }
 
 /** What a save did. */
@@ -102,6 +112,8 @@ export interface SaveReport {
   readonly newDomid: number | undefined;
   /** Why the save failed (the domain then resumed). */
   readonly error: string | undefined;
+  /** `migrate`: the rounds, pages, bytes and downtime. */
+  readonly migration?: MigrationReport;
 }
 
 /** libxl's wait for a guest to acknowledge a suspend request (LIBXL_... 60 s), in guest ns. */
@@ -109,7 +121,8 @@ export const SUSPEND_TIMEOUT_NS = 60e9;
 
 /** A domain to restore from a checkpoint rather than boot from a config. */
 export interface RestoreSource {
-  readonly bytes: Uint8Array;
+  /** The checkpoint's bytes, or a restorer that has read a whole stream (a migration received). */
+  readonly bytes: Uint8Array | DomainRestorer;
   /** The file name for messages. */
   readonly source: string;
 }
@@ -123,6 +136,8 @@ export interface BootDomainsOptions {
   readonly saves?: readonly SaveOperation[];
   /** Each save as it completes or fails. */
   readonly onSave?: (r: SaveReport) => void;
+  /** Each round of a live migration as it ends. */
+  readonly onMigrationRound?: (index: number, r: MigrationRound) => void;
   /** Guest seconds before the run ends (the domains still running end as 'timeout'). */
   readonly timeoutSeconds?: number;
   /** Guest instructions (every domain together) before the run ends as 'instruction-limit'. */
@@ -239,7 +254,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
   const cfgs = o.configs;
   if (cfgs.length === 0 && (o.restores ?? []).length === 0) throw new UserError('usage', 'boot: no domain config given');
   // Checkpoints are read and checked whole before anything is built.
-  const restorers = (o.restores ?? []).map((src) => ({ src, restorer: readCheckpoint(src.bytes, src.source) }));
+  const restorers = (o.restores ?? []).map((src) => ({ src, restorer: src.bytes instanceof Uint8Array ? readCheckpoint(src.bytes, src.source) : src.bytes }));
   const names = new Set<string>(restorers.map((r) => r.restorer.domainConfig.name));
   if (names.size !== restorers.length) throw new UserError('bad-file', `${restorers.at(-1)?.src.source ?? ''}: two checkpoints of domains with the same name`);
   const macs = new Map<string, string>();
@@ -510,6 +525,10 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
       }
       if (op === undefined) continue;
       const at = Math.max(op.atNs, 0);
+      if (op.then === 'migrate') {
+        if (op.afterConsole === undefined || now < at) next = Math.min(next, at);
+        continue;
+      }
       if (now >= at && s.cur.d.running && (op.afterConsole === undefined || s.consoleSeen)) {
         requestShutdown(xs, s.cur.d.id, 'suspend');
         s.pendingSave = { op, requestedAtNs: now };
@@ -519,6 +538,73 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
       } else if (op.afterConsole === undefined || now < at) next = Math.min(next, at);
     }
     return next;
+  };
+
+  /** A live migration that is due now: its domain's slot and operation. */
+  const dueMigration = (): { s: Slot; op: SaveOperation } | undefined => {
+    const now = xen.clock.now();
+    for (const s of slots) {
+      const op = nextSaveOf(s);
+      if (s.ended !== undefined || op?.then !== 'migrate' || s.pendingSave !== undefined || !s.cur.d.running) continue;
+      if (now >= Math.max(op.atNs, 0) && (op.afterConsole === undefined || s.consoleSeen)) return { s, op };
+    }
+    return undefined;
+  };
+
+  /** Migrates a slot's domain live (see SaveOperation); afterwards the slot holds the new domain or has ended as 'migrated'. */
+  const migrate = async (s: Slot, op: SaveOperation): Promise<void> => {
+    const d = s.cur.d;
+    const requestedAtNs = xen.clock.now();
+    s.consoleSeen = false;
+    s.consoleTail = '';
+    const rx = new MigrationReceiver(`the migration stream of domain ${d.id}`);
+    const live = (): Domain[] => slots.filter((x) => x.ended === undefined).map((x) => x.cur.d);
+    const report = (r: Partial<SaveReport>): SaveReport => {
+      const full: SaveReport = { index: s.index, domid: d.id, then: 'migrate', requestedAtNs, suspendedAtNs: undefined, bytes: 0, file: undefined, newDomid: undefined, error: undefined, ...r };
+      s.saves.push(full);
+      o.onSave?.(full);
+      if (full.error !== undefined) s.diagnostics.push(`migration of domain ${d.id} (${s.cfg.name}) failed: ${full.error}; it runs on`);
+      return full;
+    };
+    let m: MigrationReport;
+    try {
+      const transport = op.to !== undefined ? await connectMigration(op.to.host, op.to.port) : inProcessTransport(rx);
+      m = await migrateLive({
+        source: { machine, xen, domain: d, config: s.cfg, xenstore: xs },
+        transport,
+        runGuestFor: (ns) => {
+          const r = runMachine({ xen, domains: live(), maxTime: xen.clock.now() + ns });
+          instructions += r.instructions;
+          for (const x of slots) if (x.ended === undefined) pollXenLog(x.cur);
+        },
+        passTime: (ns) => {
+          const others = live().filter((x) => x !== d && x.running);
+          if (others.length === 0) {
+            xen.clock.skipTo(xen.clock.now() + ns);
+            return;
+          }
+          instructions += runMachine({ xen, domains: others, maxTime: xen.clock.now() + ns }).instructions;
+        },
+        requestSuspend: () => requestShutdown(xs, d.id, 'suspend'),
+        ...(op.bandwidth !== undefined ? { bandwidthBitsPerSecond: op.bandwidth } : {}),
+        onRound: (r) => o.onMigrationRound?.(s.index, r),
+      });
+    } catch (e) {
+      if (!(e instanceof SaveError) && !(e instanceof UserError)) throw e;
+      report({ error: e.message });
+      return;
+    }
+    teardown(s);
+    if (op.to !== undefined) {
+      report({ suspendedAtNs: m.suspendedAtNs, bytes: m.bytes, migration: m });
+      s.ended = { end: 'migrated', detail: `domain ${d.id} (${s.cfg.name}) migrated live to ${op.to.host}:${op.to.port} (${m.rounds.length} rounds, ${m.bytes} bytes)`, at: xen.clock.now(), order: endOrder++ };
+      return;
+    }
+    const domid = nextDomid++;
+    const restored = rx.finish(hv, domid);
+    report({ suspendedAtNs: m.suspendedAtNs, bytes: m.bytes, newDomid: domid, migration: m });
+    s.diagnostics.push(`domain ${d.id} (${s.cfg.name}) migrated live to domain ${domid} (${m.rounds.length} rounds, ${m.pagesSent} pages sent, downtime ${(m.downtimeGuestNs / 1e6).toFixed(3)} ms of guest time)`);
+    s.cur = attach(s, restored.domain, restored);
   };
 
   try {
@@ -573,6 +659,12 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
     // One scheduler run per set of domains: a restart hands the scheduler a new set.
     while (stop === undefined && slots.some((s) => s.ended === undefined)) {
       const base = instructions;
+      const mig = dueMigration();
+      if (mig !== undefined) {
+        await migrate(mig.s, mig.op);
+        finishOpen();
+        continue;
+      }
       const nextSave = dueSaves();
       const until = Math.min(maxTimeNs ?? Infinity, nextSave);
       const steps = machineSteps({

@@ -65,6 +65,27 @@ describe('bootDomains: saves while the run goes', () => {
     expect(existsSync(`${file}.tmp`)).toBe(false);
   });
 
+  it('migrate: live to a new domain on the same host, rounds reported, then on to its poweroff', async () => {
+    const rounds: number[] = [];
+    const r = await bootDomains({
+      configs: [cfg('dirty=64 period=100 suspends=1')],
+      saves: [{ index: 0, atNs: 3 * MS, then: 'migrate' }],
+      onMigrationRound: (_i, round) => rounds.push(round.pagesSent),
+      timeoutSeconds: 10,
+    });
+    const d = r.domains[0]!;
+    expect(d).toMatchObject({ end: 'poweroff', domid: 2 });
+    const m = d.saves[0]!.migration!;
+    expect(d.saves[0]).toMatchObject({ then: 'migrate', domid: 1, newDomid: 2, error: undefined });
+    expect(m.rounds[0]!.pagesSent).toBe(4096);
+    expect(rounds).toEqual(m.rounds.map((x) => x.pagesSent));
+    expect(m.logDirtyMisses).toBe(0);
+    expect(m.downtimeGuestNs).toBeGreaterThan(0);
+    expect(d.console).toMatch(/ok \d+ - resumed in a new domain/);
+    expect(failed(d.console)).toEqual([]);
+    expect(d.diagnostics[0]).toMatch(/^domain 1 \(probe-suspend\) migrated live to domain 2 \(\d+ rounds, \d+ pages sent, downtime [\d.]+ ms of guest time\)$/);
+  });
+
   it('a corrupted checkpoint is refused with one line before any domain is built', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xenlab-save-'));
     const file = join(dir, 'probe.xlck');
