@@ -304,12 +304,22 @@ export async function migrateLive(o: MigrateOptions): Promise<MigrationReport> {
 
 /** The report as lines for a terminal: one per round, then the totals (guest time first; wall time is the host's). */
 export function describeMigration(r: MigrationReport): string[] {
-  const ms = (ns: number): string => `${(ns / 1e6).toFixed(3)} ms`;
-  const mb = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
-  const lines = r.rounds.map(
-    (x) =>
-      `${x.final ? 'stop-and-copy' : `round ${x.round}`}: ${x.pagesSent} pages sent, ${x.final ? 'guest stopped' : `${x.pagesDirtied} dirtied meanwhile`}, ${mb(x.bytes)}, ${ms(x.guestNs)} guest time`,
-  );
+  const lines = r.rounds.map(describeRound);
+  lines.push(...describeMigrationTotals(r));
+  return lines;
+}
+
+const ms = (ns: number): string => `${(ns / 1e6).toFixed(3)} ms`;
+const mb = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
+
+/** One round as a line (a CLI prints them as they end). */
+export function describeRound(x: MigrationRound): string {
+  return `${x.final ? 'stop-and-copy' : `round ${x.round}`}: ${x.pagesSent} pages sent, ${x.final ? 'guest stopped' : `${x.pagesDirtied} dirtied meanwhile`}, ${mb(x.bytes)}, ${ms(x.guestNs)} guest time`;
+}
+
+/** The report's totals as lines (describeMigration without the rounds). */
+export function describeMigrationTotals(r: MigrationReport): string[] {
+  const lines: string[] = [];
   lines.push(
     `${r.rounds.length - 1} live round${r.rounds.length === 2 ? '' : 's'} (${r.stop}); ${r.pagesSent} pages sent for ${r.guestPages} guest pages, ${mb(r.bytes)} in all`,
     `downtime ${ms(r.downtimeGuestNs)} of guest time (${r.downtimeWallMs.toFixed(1)} ms wall); the guest took ${ms(r.suspendGuestNs)} to suspend; total ${ms(r.totalGuestNs)} guest, ${r.totalWallMs.toFixed(0)} ms wall`,
@@ -389,6 +399,8 @@ export async function listenForMigration(o: { port: number; host?: string }): Pr
   // The listener may be dropped without awaiting `received`: keep a refusal from going unhandled.
   received.catch(() => undefined);
   let active: Socket | undefined;
+  /** Whether the connection's stream has been accepted or refused (its answer is on the way). */
+  let answered = false;
   const server = createServer((socket) => {
     if (active !== undefined) {
       socket.destroy();
@@ -400,6 +412,7 @@ export async function listenForMigration(o: { port: number; host?: string }): Pr
     const refuse = (e: unknown): void => {
       if (settled) return;
       settled = true;
+      answered = true;
       const line = e instanceof Error ? e.message : String(e);
       socket.end(`error: ${line.replace(/\n/g, ' ')}\n`);
       reject(e);
@@ -421,17 +434,20 @@ export async function listenForMigration(o: { port: number; host?: string }): Pr
         return;
       }
       settled = true;
+      answered = true;
       socket.end('ok\n');
       resolve(rx);
     });
     socket.on('error', (e) => {
       if (settled) return;
       settled = true;
+      answered = true;
       reject(new UserError('bad-file', `${rx.source}: connection torn after ${rx.bytes} bytes (${e.message})`));
     });
     socket.on('close', () => {
       if (settled) return;
       settled = true;
+      answered = true;
       reject(new UserError('bad-file', `${rx.source}: connection closed after ${rx.bytes} bytes without the end of the stream`));
     });
   });
@@ -446,7 +462,9 @@ export async function listenForMigration(o: { port: number; host?: string }): Pr
     received,
     close: () =>
       new Promise<void>((res) => {
-        active?.destroy();
+        // An answered connection gets a moment for the answer to reach the sender (it closes then).
+        if (answered) setTimeout(() => active?.destroy(), 2000).unref();
+        else active?.destroy();
         server.close(() => res());
       }),
   };

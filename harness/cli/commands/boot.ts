@@ -183,6 +183,8 @@ type SeveralCli = RunCli & Partial<Pick<BootCli, 'realtime' | 'xenstoreSocket' |
 export interface RunExtras {
   readonly restores?: readonly import('../../boot/domains.js').RestoreSource[];
   readonly saves?: readonly import('../../boot/domains.js').SaveOperation[];
+  /** Each save or migration as it completes or fails (after its line is printed). */
+  readonly onSave?: (r: import('../../boot/domains.js').SaveReport) => void;
 }
 
 /**
@@ -197,6 +199,7 @@ export async function bootSeveral(configs: readonly import('../../toolstack/xl-c
   if (opts.expect !== undefined || opts.send !== undefined) throw new UserError('usage', 'boot: --expect/--send answer one domain booted on its own; give one config to xenlab boot');
   const { formatSeconds } = await import('../../boot/boot.js');
   const { bootDomains } = await import('../../boot/domains.js');
+  const { describeRound, describeMigrationTotals } = await import('../../toolstack/migrate.js');
   const total = configs.length + (extras.restores?.length ?? 0);
   const progress = new ProgressLine(io);
   for (const c of configs) for (const w of c.warnings) progress.stderr(`xenlab: ${c.name}: ${w}\n`);
@@ -210,6 +213,17 @@ export async function bootSeveral(configs: readonly import('../../toolstack/xl-c
     ...(extras.restores !== undefined ? { restores: extras.restores } : {}),
     ...(extras.saves !== undefined ? { saves: extras.saves } : {}),
     onSave: (sv) => {
+      extras.onSave?.(sv);
+      if (sv.then === 'migrate') {
+        const head = `xenlab: migration of domain ${sv.domid} at ${formatSeconds(sv.requestedAtNs)}`;
+        if (sv.error !== undefined) progress.stderr(`${head} failed: ${sv.error}; it runs on\n`);
+        else if (sv.migration !== undefined) {
+          const [first, ...rest] = describeMigrationTotals(sv.migration);
+          progress.stderr(`${head} to ${sv.newDomid !== undefined ? `domain ${sv.newDomid}` : 'the receiver'}: ${first ?? ''}\n`);
+          for (const l of rest) progress.stderr(`xenlab: migration ${l}\n`);
+        }
+        return;
+      }
       const what = sv.error !== undefined ? `failed: ${sv.error}` : `${sv.bytes} bytes${sv.file !== undefined ? ` to ${sv.file}` : ''}`;
       const then = sv.error !== undefined ? '; it resumes' : sv.then === 'cancel' ? '; it resumes (cancelled)' : sv.then === 'restore' ? `; restored as domain ${sv.newDomid}` : '; destroyed';
       progress.stderr(`xenlab: save of domain ${sv.domid} at ${formatSeconds(sv.requestedAtNs)}: ${what}${then}\n`);
@@ -222,6 +236,7 @@ export async function bootSeveral(configs: readonly import('../../toolstack/xl-c
     ...(opts.consoleLog !== undefined ? { consoleLogs: total === 1 ? [opts.consoleLog] : configs.map((c) => `${opts.consoleLog}.${c.name}`) } : {}),
     ...(opts.diskWrites !== undefined ? { diskWrites: opts.diskWrites as 'overlay' | 'through' } : {}),
     ...(opts.diskExport !== undefined ? { diskExportDir: opts.diskExport } : {}),
+    onMigrationRound: (_index, round) => progress.stderr(`xenlab: migration ${describeRound(round)}\n`),
     onConsole: (index, bytes) => lines[index]?.push(bytes),
     onXenLog: (_index, line, domid) => progress.stderr(`(d${domid}) ${line}\n`),
     onXenStore: (xs) => {
