@@ -86,6 +86,18 @@ describe('bootDomains: saves while the run goes', () => {
     expect(d.diagnostics[0]).toMatch(/^domain 1 \(probe-suspend\) migrated live to domain 2 \(\d+ rounds, \d+ pages sent, downtime [\d.]+ ms of guest time\)$/);
   });
 
+  it('a migration before the guest has published its p2m is refused; the guest runs on to its end', async () => {
+    const r = await bootDomains({ configs: [cfg('dirty=1 period=50 suspends=1')], saves: [{ index: 0, atNs: 0, then: 'migrate' }, { index: 0, atNs: 2 * MS, then: 'cancel' }], timeoutSeconds: 10 });
+    const d = r.domains[0]!;
+    expect(d.saves.map((s) => [s.then, s.error])).toEqual([
+      ['migrate', 'the guest published no p2m for the toolstack (shared_info arch.max_pfn is 0; a PV guest sets max_pfn, p2m_cr3 and p2m_vaddr before it suspends)'],
+      ['cancel', undefined],
+    ]);
+    expect(d).toMatchObject({ end: 'poweroff', domid: 1 });
+    expect(failed(d.console)).toEqual([]);
+    expect(d.diagnostics[0]).toMatch(/^migration of domain 1 \(probe-suspend\) failed: the guest published no p2m .*; it runs on$/);
+  });
+
   it('a corrupted checkpoint is refused with one line before any domain is built', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xenlab-save-'));
     const file = join(dir, 'probe.xlck');
