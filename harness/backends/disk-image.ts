@@ -41,6 +41,10 @@ export interface DiskImage {
   close(): void;
   /** A short description for diagnostics, e.g. "disk.img (overlay)". */
   readonly name: string;
+  /** The copy-on-write overlay's chunks (overlay mode; undefined otherwise): what a checkpoint must carry. */
+  exportOverlay?(): { readonly chunk: number; readonly data: Uint8Array }[] | undefined;
+  /** Replaces the overlay with saved chunks (a restore); an error line for chunks that do not fit this disk. */
+  importOverlay?(chunks: readonly { readonly chunk: number; readonly data: Uint8Array }[]): string | undefined;
 }
 
 /** Where the bytes of a base image come from: a file or memory. */
@@ -189,6 +193,22 @@ class RawImage implements DiskImage {
 
   close(): void {
     this.base.close();
+  }
+
+  exportOverlay(): { chunk: number; data: Uint8Array }[] | undefined {
+    if (this.mode !== 'overlay') return undefined;
+    return [...this.overlay.entries()].sort((a, b) => a[0] - b[0]).map(([chunk, data]) => ({ chunk, data: data.slice() }));
+  }
+
+  importOverlay(chunks: readonly { readonly chunk: number; readonly data: Uint8Array }[]): string | undefined {
+    if (this.mode !== 'overlay') return chunks.length === 0 ? undefined : `${this.name} is not a copy-on-write overlay; the checkpoint's disk changes cannot be applied`;
+    const last = Math.ceil((this.sectors * SECTOR_SIZE) / CHUNK);
+    for (const c of chunks) {
+      if (!Number.isSafeInteger(c.chunk) || c.chunk < 0 || c.chunk >= last || c.data.length !== CHUNK) return `${this.name}: overlay chunk ${c.chunk} does not fit the disk`;
+    }
+    this.overlay.clear();
+    for (const c of chunks) this.overlay.set(c.chunk, c.data.slice());
+    return undefined;
   }
 
   /** Chunks the guest changed (overlay mode): for tests and the export. */

@@ -476,7 +476,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
     };
     let bytes: Uint8Array;
     try {
-      bytes = saveDomain({ machine, xen, domain: d, config: s.cfg, xenstore: xs });
+      bytes = saveDomain({ machine, xen, domain: d, config: s.cfg, xenstore: xs, backends: backendState(s.disks) });
       if (op.file !== undefined) writeFileAtomic(op.file, [bytes]);
     } catch (e) {
       if (!(e instanceof SaveError) && !(e instanceof UserError)) throw e;
@@ -570,7 +570,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
     try {
       const transport = op.to !== undefined ? await connectMigration(op.to.host, op.to.port) : inProcessTransport(rx);
       m = await migrateLive({
-        source: { machine, xen, domain: d, config: s.cfg, xenstore: xs },
+        source: { machine, xen, domain: d, config: s.cfg, xenstore: xs, backends: backendState(s.disks) },
         transport,
         runGuestFor: (ns) => {
           const r = runMachine({ xen, domains: live(), maxTime: xen.clock.now() + ns });
@@ -624,7 +624,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
       const partial: SlotBase = { index, cfg, image, ramdisk, disks, session, consoleChunks: [], xenChunks: [], diagnostics: [] };
       slots.push({ ...partial, restarts: 0, cur: build(partial, nextDomid++), ended: undefined, saves: [], pendingSave: undefined, consoleTail: '', consoleSeen: false });
     }
-    for (const [k, { restorer }] of restorers.entries()) {
+    for (const [k, { restorer, src }] of restorers.entries()) {
       const index = cfgs.length + k;
       const cfg = restorer.domainConfig;
       const consoleLog = o.consoleLogs?.[index];
@@ -635,6 +635,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
       let restored: RestoredDomain;
       try {
         restored = restorer.finish(hv, domid);
+        applyBackendState(restored.backends, disks, src.source);
       } catch (e) {
         finishDisks(disks);
         throw e;
@@ -757,4 +758,41 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
     wallMs: performance.now() - started,
     diagnostics: [...xs.daemon.diagnostics],
   };
+}
+
+/** XENLAB_BACKENDS: what the domain's backends hold that its checkpoint must carry (disk overlays). */
+interface BackendState {
+  readonly disks: readonly { readonly vdev: string; readonly overlay: readonly { readonly chunk: number; readonly data: string }[] | null }[];
+}
+
+/** The disks' copy-on-write overlays (base64 chunks); a write-through disk carries nothing (its file is the shared storage). */
+function backendState(disks: readonly OpenDisk[]): BackendState {
+  return {
+    disks: disks.map((d) => ({
+      vdev: d.spec.vdev,
+      overlay: d.image.exportOverlay?.()?.map((c) => ({ chunk: c.chunk, data: Buffer.from(c.data).toString('base64') })) ?? null,
+    })),
+  };
+}
+
+/**
+ * A restored domain's disks get the overlays its checkpoint carries (so what the guest wrote
+ * before the save is on its disk again); a UserError naming the checkpoint for a state that does
+ * not fit the disks the configuration names.
+ */
+function applyBackendState(state: unknown, disks: readonly OpenDisk[], source: string): void {
+  const list = (state as Partial<BackendState> | undefined)?.disks;
+  if (list === undefined) return;
+  if (!Array.isArray(list)) throw new UserError('bad-file', `${source}: XENLAB_BACKENDS: "disks" is not a list`);
+  for (const saved of list) {
+    const d = disks.find((x) => x.spec.vdev === saved?.vdev);
+    if (d === undefined) throw new UserError('bad-file', `${source}: XENLAB_BACKENDS names disk ${String(saved?.vdev)}, which the configuration does not have`);
+    if (saved.overlay === null) continue;
+    const overlay: readonly { chunk: number; data: string }[] = saved.overlay;
+    if (!Array.isArray(overlay) || !overlay.every((c) => Number.isSafeInteger(c?.chunk) && typeof c?.data === 'string')) {
+      throw new UserError('bad-file', `${source}: XENLAB_BACKENDS: the overlay of ${saved.vdev} is malformed`);
+    }
+    const problem = d.image.importOverlay?.(overlay.map((c) => ({ chunk: c.chunk, data: new Uint8Array(Buffer.from(c.data, 'base64')) })));
+    if (problem !== undefined) throw new UserError('bad-file', `${source}: ${problem}`);
+  }
 }

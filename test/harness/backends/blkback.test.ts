@@ -214,6 +214,30 @@ describe('disk images', () => {
     img.close();
   });
 
+  it('an overlay exported into a checkpoint and imported on another open of the same base reads the same', () => {
+    const path = join(dir, 'ckpt.img');
+    const base = pattern(64, 40);
+    writeFileSync(path, base);
+    const a = openRawImage(path, 'overlay');
+    a.write(9, pattern(10, 41));
+    const chunks = a.exportOverlay?.();
+    expect(chunks?.length).toBeGreaterThan(0);
+    const b = openRawImage(path, 'overlay');
+    expect(b.importOverlay?.(chunks ?? [])).toBeUndefined();
+    const ra = new Uint8Array(64 * SECTOR);
+    const rb = new Uint8Array(64 * SECTOR);
+    a.read(0, ra);
+    b.read(0, rb);
+    expect(same(ra, rb)).toBe(true);
+    expect(same(readFileSync(path), base)).toBe(true);
+    // Chunks that do not fit, and a disk that is not an overlay, are refused with a line.
+    expect(b.importOverlay?.([{ chunk: 1 << 20, data: new Uint8Array(4096) }])).toMatch(/ckpt\.img.*does not fit the disk/);
+    const rw = openRawImage(path, 'rw');
+    expect(rw.exportOverlay?.()).toBeUndefined();
+    expect(rw.importOverlay?.(chunks ?? [])).toMatch(/not a copy-on-write overlay/);
+    for (const x of [a, b, rw]) x.close();
+  });
+
   it('rw writes through to the file; sizes round down to whole sectors', () => {
     const path = join(dir, 'rw.img');
     writeFileSync(path, pattern(16, 30).subarray(0, 16 * SECTOR - 100));
