@@ -6,6 +6,8 @@
  * Version history: 1 — guests with their TAP tests, how each ended, hypercall usage;
  * 2 — `shard`, for the record of one shard of a sharded run (`xenlab conformance --shard i/n`,
  * combined again by `xenlab report merge`). A version 1 record reads as an unsharded version 2.
+ * Optional fields added within version 2 (a reader must accept their absence): the run's `seed`
+ * and a guest's shrunk `counterexample`, set by property-tested runs.
  */
 
 export const RECORD_VERSION = 2;
@@ -17,6 +19,20 @@ export interface ShardInfo {
   readonly count: number;
   /** Every profile of the whole run, in run order (each shard runs those at k ≡ index - 1 mod count). */
   readonly profiles: readonly string[];
+}
+
+/**
+ * A property-tested check's failure shrunk to its smallest schedule (fast-check's seed and shrink
+ * path) and the command line that replays exactly that schedule. The HTML report shows it in its
+ * own section.
+ */
+export interface Counterexample {
+  /** The seed of the failing run. */
+  readonly seed: number;
+  /** fast-check's shrink path to the smallest failing case ("3:1:0"), replayed with the seed. */
+  readonly path: string;
+  /** The replay command, e.g. `xenlab conformance --guest linux --replay SEED:PATH`. */
+  readonly command: string;
 }
 
 /** pass/fail as TAP says; skip and todo as TAP's directives (a failing todo is not a failure). */
@@ -67,6 +83,8 @@ export interface GuestRecord {
   readonly xenLog: string;
   /** Set when the guest could not be run at all (missing image, bad config): the one-line error. */
   readonly error?: string;
+  /** Set when a property-tested check failed: its shrunk, replayable counterexample. */
+  readonly counterexample?: Counterexample;
 }
 
 export interface RunTotals {
@@ -88,6 +106,8 @@ export interface RunRecord {
   readonly wallMs: number;
   /** Set on the record of one shard of a sharded run. */
   readonly shard?: ShardInfo;
+  /** The seed of the run's property tests, when it ran any (replay with it). */
+  readonly seed?: number;
 }
 
 /** Totals over `guests`. */
