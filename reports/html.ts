@@ -32,7 +32,7 @@ th{background:#f3f3f3}.num{text-align:right}code{background:#f3f3f3;padding:0 3p
 .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .scroll{overflow-x:auto;max-width:100%}
 #matrix th.col{font-weight:normal;font-size:12px;max-width:9em;vertical-align:bottom}
-#matrix td.c{text-align:center;white-space:nowrap;font-size:12px}#matrix td.res{white-space:nowrap}
+#matrix td.c{text-align:center;white-space:nowrap;font-size:12px}#matrix td.res{white-space:nowrap}#matrix td.res.skip{white-space:normal;min-width:12em;max-width:22em}
 #matrix td.c.pass,.dot.pass{background:#dff3e3}#matrix td.c.fail,.dot.fail{background:#f9d6db}
 #matrix td.c.skip,.dot.skip,#matrix td.c.todo,.dot.todo{background:#fbf0c9}#matrix td.c.na{background:#fafafa;color:#999}
 #matrix a{color:inherit}
@@ -126,7 +126,8 @@ function matrix(r: RunRecord, ids: Map<GuestRecord, string>): string {
     const cells = columns.map((n) => {
       const t = byName.get(n);
       if (t !== undefined) return `<td class="c ${t.status}" title="${esc(testTitle(g, t))}">${mark(t, id, true)}</td>`;
-      if (skipped !== undefined && g.tests.length === 0) return `<td class="c skip" title="${esc(`${g.name}: ${skipped}`)}">${STATUS.skip.mark} skip</td>`;
+      // A guest that did not run (its fixture missing) skipped every check, with its reason.
+      if (skipped !== undefined) return `<td class="c skip" title="${esc(`${g.name}: skip: ${skipped}`)}">${STATUS.skip.mark} skip</td>`;
       return `<td class="c na" title="${esc(`${g.name} does not report this check`)}">·<span class="vh"> not reported</span></td>`;
     });
     const own = g.tests.filter((t) => !named.has(t.name));

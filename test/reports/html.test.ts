@@ -86,7 +86,9 @@ describe('HTML report', () => {
     // The skipped guest is a row of skips, each with its reason.
     expect(rows[2]).toContain('skipped: fixture grub-xen is not cached (npm run fixtures)');
     expect(rows[2]!.match(/<td class="c skip" title="grub #\d [^"]*— skip: fixture grub-xen is not cached/g)).toHaveLength(2);
-    expect(rows[2]).toContain('<td class="c na"');
+    expect(rows[2]).toContain('<td class="c skip" title="grub: skip: fixture grub-xen is not cached (npm run fixtures)">↷ skip</td>');
+    expect(rows[2]).not.toContain('class="c na"');
+    expect(rows[0]).not.toContain('class="c na"');
   });
 
   it('matrix: with many check names, those of two or more guests are columns and the rest a strip per guest', () => {
