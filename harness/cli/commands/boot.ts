@@ -202,6 +202,8 @@ export async function bootSeveral(configs: readonly import('../../toolstack/xl-c
   const { describeRound, describeMigrationTotals } = await import('../../toolstack/migrate.js');
   const total = configs.length + (extras.restores?.length ?? 0);
   const progress = new ProgressLine(io);
+  /** Failed migrations, printed as they failed: their diagnostics are not repeated at the end. */
+  const announced: string[] = [];
   for (const c of configs) for (const w of c.warnings) progress.stderr(`xenlab: ${c.name}: ${w}\n`);
   const { serveXenStoreSocket, defaultSocketPath } = await import('../../xenstore/socket.js');
   const xsPath = opts.xenstoreSocket === undefined ? undefined : opts.xenstoreSocket === 'auto' || opts.xenstoreSocket === '' ? defaultSocketPath(io.env) : opts.xenstoreSocket;
@@ -216,7 +218,10 @@ export async function bootSeveral(configs: readonly import('../../toolstack/xl-c
       extras.onSave?.(sv);
       if (sv.then === 'migrate') {
         const head = `xenlab: migration of domain ${sv.domid} at ${formatSeconds(sv.requestedAtNs)}`;
-        if (sv.error !== undefined) progress.stderr(`${head} failed: ${sv.error}; it runs on\n`);
+        if (sv.error !== undefined) {
+          progress.stderr(`${head} failed: ${sv.error}; it runs on\n`);
+          announced.push(`failed: ${sv.error}; it runs on`);
+        }
         else if (sv.migration !== undefined) {
           const [first, ...rest] = describeMigrationTotals(sv.migration);
           progress.stderr(`${head} to ${sv.newDomid !== undefined ? `domain ${sv.newDomid}` : 'the receiver'}: ${first ?? ''}\n`);
@@ -250,7 +255,7 @@ export async function bootSeveral(configs: readonly import('../../toolstack/xl-c
   await (await xsServer)?.close();
   for (const m of r.diagnostics) io.stderr.write(`xenlab: ${m}\n`);
   for (const d of r.domains) {
-    for (const m of d.diagnostics) io.stderr.write(`xenlab: ${d.name}: ${m}\n`);
+    for (const m of d.diagnostics) if (!announced.some((a) => m.endsWith(a))) io.stderr.write(`xenlab: ${d.name}: ${m}\n`);
     if (opts.stats === true) io.stderr.write(`xenlab: hypercalls of ${d.name} (domain ${d.domid}):\n${hypercallTable(d.domain.stats.list())}`);
     io.stderr.write(`xenlab: ${d.name}: ${d.detail} (exit ${d.exitCode})\n`);
   }

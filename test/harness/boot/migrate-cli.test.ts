@@ -88,13 +88,38 @@ describe('xenlab migrate / receive', () => {
     const port = await closedPort();
     const tx = await runCli(['migrate', CFG, `127.0.0.1:${port}`, '--at', '0.003', '--timeout', '0.05', ...WORK]);
     expect(tx.status, tx.stderr).toBe(1);
-    const lines = tx.stderr.split('\n').filter((l) => l.startsWith('xenlab: migration of domain 1'));
+    const lines = tx.stderr.split('\n').filter((l) => l.includes('ECONNREFUSED'));
     expect(lines).toEqual([expect.stringMatching(new RegExp(`^xenlab: migration of domain 1 at 0\\.003 s failed: cannot connect to the migration receiver at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.*; it runs on$`))]);
     expect(tx.stderr).not.toMatch(/migration round/);
     // It ran on to the timeout, working (no suspend).
     expect(tx.stderr).toMatch(/timeout: 0\.050 s of guest time \(exit 124\)/);
     expect(tx.stdout).not.toContain('suspending');
     expect(failed(tx.stdout)).toEqual([]);
+  });
+
+  it('a receiver that refuses the stream at its end: one line, exit 1, the suspend is cancelled and the guest works on to its end', async () => {
+    const server = createServer((socket) => {
+      socket.on('data', () => undefined);
+      socket.on('end', () => socket.end('error: no room for it here\n'));
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const tx = await runCli(['migrate', CFG, `127.0.0.1:${port}`, '--at', '0.003', '--timeout', '0.4', ...WORK]);
+      expect(tx.status, tx.stderr).toBe(1);
+      expect(tx.stderr.split('\n').filter((l) => l.includes('no room'))).toEqual([
+        `xenlab: migration of domain 1 at 0.003 s failed: migration to 127.0.0.1:${port} refused by the receiver: no room for it here; it runs on`,
+      ]);
+      // The live round was reported; the stop-and-copy was refused, so it is not.
+      expect(tx.stderr).toMatch(/^xenlab: migration round 0: 4096 pages sent, /m);
+      expect(tx.stderr).not.toMatch(/stop-and-copy/);
+      expect(tx.stdout).toMatch(/ok \d+ - suspend cancelled: resumed in the same domain/);
+      // With suspends=1 its one suspend was this one: it then powers off (the exit status stays 1).
+      expect(tx.stderr).toContain('domain 1 (probe-suspend) shut down: SHUTDOWN_poweroff code 0 (exit 0)');
+      expect(failed(tx.stdout)).toEqual([]);
+    } finally {
+      await new Promise<void>((res) => server.close(() => res()));
+    }
   });
 
   it('a stream of junk is refused with one line, exit 1; the sender is told why', async () => {
