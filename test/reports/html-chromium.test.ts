@@ -150,12 +150,13 @@ describe('HTML report in headless Chromium', () => {
     chromium([`--screenshot=${shot}`], page!);
     const png = decodePng(readFileSync(shot));
     expect([png.width, png.height]).toEqual([WIDTH, HEIGHT]);
-    // Not blank: most pixel rows of the top of the page carry something, and the matrix's cells
-    // show their backgrounds (reports/html.ts: pass #dff3e3, fail #f9d6db) over many pixels.
+    // Not blank (a blank page has none of these): most pixel rows of the top of the page carry
+    // something (in this run: 587 of 600), and the matrix cells
+    // show their backgrounds (reports/html.ts: pass #dff3e3 on ~48000 pixels, fail #f9d6db on ~800).
     const inked = png.rows.slice(0, 600).filter((row) => row.some((v) => v < 200)).length;
-    expect(inked).toBeGreaterThan(150);
+    expect(inked).toBeGreaterThan(400);
     expect(countColour(png, [0xdf, 0xf3, 0xe3])).toBeGreaterThan(2000);
-    expect(countColour(png, [0xf9, 0xd6, 0xdb])).toBeGreaterThan(500);
+    expect(countColour(png, [0xf9, 0xd6, 0xdb])).toBeGreaterThan(300);
 
     const dom = chromium(['--dump-dom'], page!);
     const table = /<table id="matrix">[\s\S]*?<\/table>/.exec(dom);
