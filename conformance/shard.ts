@@ -95,11 +95,16 @@ export function mergeRecords(records: readonly { record: RunRecord; source: stri
       names.add(g.name);
     }
   }
+  // The run's seed carries over when every record has the same one (shards of one seeded run);
+  // records seeded differently have no one seed (each guest's counterexample keeps its own).
+  const seeds = new Set(records.map((x) => x.record.seed));
+  const seed = seeds.size === 1 ? first.record.seed : undefined;
   return {
     version: RECORD_VERSION,
     tool: first.record.tool,
     guests,
     totals: totalsOf(guests),
     wallMs: records.reduce((n, x) => n + x.record.wallMs, 0),
+    ...(seed !== undefined ? { seed } : {}),
   };
 }

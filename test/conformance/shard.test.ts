@@ -67,6 +67,14 @@ describe('shards', () => {
     expect(m.totals).toEqual(totalsOf(NAMES.map((n) => guest(n))));
     expect(m.wallMs).toBe(60);
     expect(m.shard).toBeUndefined();
+    expect(m.seed).toBeUndefined();
+  });
+
+  it("keeps the run's seed when every shard has the same one, and none when they differ", () => {
+    const seeded = (i: number, seed: number): { record: RunRecord; source: string } => ({ record: { ...shardRecord(i, 2), seed }, source: `s${i}` });
+    expect(mergeRecords([seeded(1, 42), seeded(2, 42)]).seed).toBe(42);
+    expect(mergeRecords([seeded(1, 42), seeded(2, 43)]).seed).toBeUndefined();
+    expect('seed' in mergeRecords([seeded(1, 42), { record: shardRecord(2, 2), source: 's2' }])).toBe(false);
   });
 
   it('refuses missing, duplicated, foreign or tampered shards', () => {
