@@ -1,7 +1,8 @@
 /**
- * `npm run prop:migrate -- --runs N [--seed S]`: the random-point live-migration property of
- * test/harness/toolstack/migrate.prop.test.ts with N runs instead of the suite's few (its
- * XENLAB_PROP_RUNS), from seed S (XENLAB_SEED; default the suite's, `random` picks one and the
+ * `npm run prop:migrate -- --runs N [--seed S]`: the random-point properties of
+ * test/harness/toolstack/migrate.prop.test.ts (live migration) and
+ * test/harness/boot/save-ops.prop.test.ts (schedules of cancelled suspends, save/restores and
+ * migrations) with N runs each instead of the suite's few (their XENLAB_PROP_RUNS), from seed S (XENLAB_SEED; default the suite's, `random` picks one and the
  * run prints it). Each run is a whole migration of probe-suspend and the guest's run to its end
  * (about a second); fast-check prints the shrunk schedule of a failure. The exit status is
  * vitest's (docs/migration.md).
@@ -9,7 +10,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const PROPERTY = 'test/harness/toolstack/migrate.prop.test.ts';
+/** The live-migration property, and the schedules of cancels, save/restores and migrations at random points. */
+const PROPERTIES = ['test/harness/toolstack/migrate.prop.test.ts', 'test/harness/boot/save-ops.prop.test.ts'];
 /** Test time allowed per run (a run takes about a second; a slow machine or a shrink takes longer). */
 const MS_PER_RUN = 30_000;
 
@@ -44,7 +46,7 @@ function parseArgs(argv: readonly string[]): { runs: number; seed: string | unde
 
 const { runs, seed } = parseArgs(process.argv.slice(2));
 const root = process.cwd();
-const r = spawnSync(process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', PROPERTY, '--testTimeout', String(runs * MS_PER_RUN + 60_000)], {
+const r = spawnSync(process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', ...PROPERTIES, '--testTimeout', String(runs * MS_PER_RUN + 60_000)], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, XENLAB_PROP_RUNS: String(runs), ...(seed !== undefined ? { XENLAB_SEED: seed } : {}) },
