@@ -15,9 +15,11 @@ export function renderSummary(r: RunRecord, written: readonly string[]): string 
   const lines: string[] = [];
   for (const g of r.guests) {
     const passed = g.tests.filter((t) => t.status === 'pass').length;
+    // Skips and todos are not counted against the guest (the totals line counts them).
+    const counted = g.tests.filter((t) => t.status === 'pass' || t.status === 'fail').length;
     const mark = g.ok ? 'ok  ' : 'FAIL';
     const secs = (g.wallMs / 1000).toFixed(1);
-    lines.push(`${mark} ${pad(g.name, width)} ${pad(`${passed}/${g.tests.length} passed`, 15)} ${pad(g.end, 10)} ${pad(`${(g.instructions / 1e6).toFixed(1)}M insns`, 14)} ${secs} s`);
+    lines.push(`${mark} ${pad(g.name, width)} ${pad(`${passed}/${counted} passed`, 15)} ${pad(g.end, 10)} ${pad(`${(g.instructions / 1e6).toFixed(1)}M insns`, 14)} ${secs} s`);
     if (g.ok) continue;
     if (g.error !== undefined) lines.push(`       ${g.error}`);
     const failed = g.tests.filter((t) => t.status === 'fail');

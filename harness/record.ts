@@ -47,6 +47,8 @@ export interface TestRecord {
   readonly source: 'guest' | 'harness';
   /** The skip/todo reason, or the diagnostic lines a failure printed. */
   readonly detail?: string;
+  /** For one of the harness's ABI checks (docs/conformance.md): its id and the reference it checks against. */
+  readonly check?: { readonly id: string; readonly reference: string };
 }
 
 export interface HypercallUsage {
