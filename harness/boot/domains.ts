@@ -462,18 +462,24 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
     destroyDomain(hv, d);
   };
 
+  /**
+   * Records what a save or migration of `s`'s domain did (`onSave` hears it); a failure also goes
+   * to the domain's diagnostics, with what became of the domain (`after`).
+   */
+  const recordSave = (s: Slot, op: SaveOperation, requestedAtNs: number, r: Partial<SaveReport>, after = ''): void => {
+    const full: SaveReport = { index: s.index, domid: s.cur.d.id, then: op.then, requestedAtNs, suspendedAtNs: undefined, bytes: 0, file: op.file, newDomid: undefined, error: undefined, ...r };
+    s.saves.push(full);
+    o.onSave?.(full);
+    if (full.error !== undefined) s.diagnostics.push(`${op.then === 'migrate' ? 'migration' : 'save'} of domain ${full.domid} (${s.cfg.name}) failed: ${full.error}${after}`);
+  };
+
   /** A domain suspended for a save: take the checkpoint, then cancel, restore or destroy. True when the scheduler needs the new set. */
   const saved = (s: Slot): boolean => {
     const pending = s.pendingSave as NonNullable<Slot['pendingSave']>;
     s.pendingSave = undefined;
     const { op } = pending;
     const d = s.cur.d;
-    const report = (r: Partial<SaveReport>): void => {
-      const full: SaveReport = { index: s.index, domid: d.id, then: op.then, requestedAtNs: pending.requestedAtNs, suspendedAtNs: xen.clock.now(), bytes: 0, file: op.file, newDomid: undefined, error: undefined, ...r };
-      s.saves.push(full);
-      o.onSave?.(full);
-      if (full.error !== undefined) s.diagnostics.push(`save of domain ${d.id} (${s.cfg.name}) failed: ${full.error}; it resumes`);
-    };
+    const report = (r: Partial<SaveReport>): void => recordSave(s, op, pending.requestedAtNs, { suspendedAtNs: xen.clock.now(), ...r }, '; it resumes');
     let bytes: Uint8Array;
     try {
       bytes = saveDomain({ machine, xen, domain: d, config: s.cfg, xenstore: xs, backends: backendState(s.disks) });
@@ -516,10 +522,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
         if (now >= deadline) {
           const p = s.pendingSave;
           s.pendingSave = undefined;
-          const r: SaveReport = { index: s.index, domid: s.cur.d.id, then: p.op.then, requestedAtNs: p.requestedAtNs, suspendedAtNs: undefined, bytes: 0, file: p.op.file, newDomid: undefined, error: `the guest did not suspend within ${SUSPEND_TIMEOUT_NS / 1e9} s of the request` };
-          s.saves.push(r);
-          o.onSave?.(r);
-          s.diagnostics.push(`save of domain ${s.cur.d.id} (${s.cfg.name}) failed: ${r.error as string}`);
+          recordSave(s, p.op, p.requestedAtNs, { error: `the guest did not suspend within ${SUSPEND_TIMEOUT_NS / 1e9} s of the request` });
         } else next = Math.min(next, deadline);
         continue;
       }
@@ -559,13 +562,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
     s.consoleTail = '';
     const rx = new MigrationReceiver(`the migration stream of domain ${d.id}`);
     const live = (): Domain[] => slots.filter((x) => x.ended === undefined).map((x) => x.cur.d);
-    const report = (r: Partial<SaveReport>): SaveReport => {
-      const full: SaveReport = { index: s.index, domid: d.id, then: 'migrate', requestedAtNs, suspendedAtNs: undefined, bytes: 0, file: undefined, newDomid: undefined, error: undefined, ...r };
-      s.saves.push(full);
-      o.onSave?.(full);
-      if (full.error !== undefined) s.diagnostics.push(`migration of domain ${d.id} (${s.cfg.name}) failed: ${full.error}; it runs on`);
-      return full;
-    };
+    const report = (r: Partial<SaveReport>): void => recordSave(s, op, requestedAtNs, r, '; it runs on');
     let m: MigrationReport;
     try {
       const transport = op.to !== undefined ? await connectMigration(op.to.host, op.to.port) : inProcessTransport(rx);

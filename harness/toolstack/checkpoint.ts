@@ -16,7 +16,7 @@
  * pending (the guest binds its channels again); the grant table is new, with the toolstack's two
  * reserved entries. Time continues: a host whose clock is behind the saved system time jumps to it.
  */
-import { Domain } from '../../abi/hv/domain.js';
+import type { Domain } from '../../abi/hv/domain.js';
 import type { GrantHub } from '../../abi/gnttab/grants.js';
 import type { MachineMemory } from '../../abi/hv/machine.js';
 import type { PageTypes } from '../../abi/hv/page-types.js';
@@ -562,4 +562,3 @@ function checkState(o: unknown, fail: (p: string) => never): DomainState {
   return s as unknown as DomainState;
 }
 
-export { Domain };
