@@ -266,7 +266,13 @@ export class MachineMemory implements PhysicalMemory {
     if ((this.typeCount[mfn] as number) !== 0) {
       throw new Error(`MachineMemory: freeing frame 0x${mfn.toString(16)} with type references`);
     }
-    // Scrub, as Xen does before reuse (only if the frame was ever backed).
+    this.scrub(mfn);
+    this.freeList.unshift(mfn);
+  }
+
+  /** A frame back to the free state (not yet on the free list): contents zeroed, as Xen scrubs before reuse, bookkeeping and M2P cleared. */
+  private scrub(mfn: number): void {
+    // Only a frame that was ever backed has contents to zero.
     if (this.chunks[mfn >>> CHUNK_SHIFT] !== undefined) {
       const v = this.view(mfn);
       new Uint8Array(v.buffer, v.byteOffset, PAGE_SIZE).fill(0);
@@ -276,7 +282,6 @@ export class MachineMemory implements PhysicalMemory {
     this.flags[mfn] = 0;
     this.linear[mfn] = 0;
     this.m2pSet(mfn, INVALID_M2P_ENTRY);
-    this.freeList.unshift(mfn);
   }
 
   /**
@@ -291,15 +296,7 @@ export class MachineMemory implements PhysicalMemory {
       if (this.owner[mfn] !== domid) continue;
       this.count[mfn] = 0;
       this.typeCount[mfn] = 0;
-      if (this.chunks[mfn >>> CHUNK_SHIFT] !== undefined) {
-        const v = this.view(mfn);
-        new Uint8Array(v.buffer, v.byteOffset, PAGE_SIZE).fill(0);
-      }
-      this.owner[mfn] = OWNER_FREE;
-      this.type[mfn] = PageType.None;
-      this.flags[mfn] = 0;
-      this.linear[mfn] = 0;
-      this.m2pSet(mfn, INVALID_M2P_ENTRY);
+      this.scrub(mfn);
       freed.push(mfn);
     }
     this.freeList = freed.concat(this.freeList);
