@@ -179,6 +179,18 @@ export default defineCommand<BootCli>({
 export type RunCli = Pick<BootCli, 'timeout' | 'maxInstructions' | 'strict' | 'seed' | 'stats' | 'consoleLog' | 'diskWrites' | 'diskExport'>;
 type SeveralCli = RunCli & Partial<Pick<BootCli, 'realtime' | 'xenstoreSocket' | 'expect' | 'send'>>;
 
+/** The run options `xenlab save`, `restore`, `migrate` and `receive` share (spread into their tables). */
+export const RUN_OPTIONS: OptionTable<RunCli> = {
+  timeout: { type: 'number', describe: 'End the run after S seconds of guest time (exit 124)' },
+  maxInstructions: { type: 'number', describe: 'End the run after N guest instructions (exit 126)' },
+  strict: { type: 'boolean', describe: "Report what Xen accepts but is suspicious (the PV MMU's observations)" },
+  seed: { type: 'number', describe: 'Seed of the machine-memory shuffle (default 7): a restored or received domain gets other MFNs than it had' },
+  stats: { type: 'boolean', describe: 'Print the hypercall table at the end' },
+  consoleLog: { type: 'string', describe: "Also write the domain's console output to this file" },
+  diskWrites: { type: 'string', describe: "'overlay' (default) or 'through' (see xenlab boot --help)" },
+  diskExport: { type: 'string', describe: 'At the end, write each disk as the guest left it to DIR/<name>/<vdev>.img' },
+};
+
 /** What a run adds to its configs: domains restored from checkpoints, saves to make. */
 export interface RunExtras {
   readonly restores?: readonly import('../../boot/domains.js').RestoreSource[];
@@ -197,6 +209,9 @@ export interface RunExtras {
 export async function bootSeveral(configs: readonly import('../../toolstack/xl-cfg.js').DomainConfig[], opts: SeveralCli, io: CliIo, extras: RunExtras = {}): Promise<number> {
   const { UserError } = await import('../../errors.js');
   if (opts.expect !== undefined || opts.send !== undefined) throw new UserError('usage', 'boot: --expect/--send answer one domain booted on its own; give one config to xenlab boot');
+  if (opts.diskWrites !== undefined && opts.diskWrites !== 'overlay' && opts.diskWrites !== 'through') {
+    throw new UserError('bad-option', `--disk-writes expects 'overlay' or 'through', not '${opts.diskWrites}'`);
+  }
   const { formatSeconds } = await import('../../boot/boot.js');
   const { bootDomains } = await import('../../boot/domains.js');
   const { describeRound, describeMigrationTotals } = await import('../../toolstack/migrate.js');

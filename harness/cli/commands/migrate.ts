@@ -9,7 +9,7 @@
  * domain runs on here to its end (as after a failed `xl migrate`); the exit status is then 1.
  */
 import { defineCommand, type OptionTable } from '../command.js';
-import type { RunCli } from './boot.js';
+import { RUN_OPTIONS, type RunCli } from './boot.js';
 
 interface MigrateCli extends RunCli {
   config: string;
@@ -59,14 +59,8 @@ export default defineCommand<MigrateCli>({
       describe: 'The modelled link in bit/s (default 1G): a number, or with a decimal suffix k, M, G, T (100M = 10^8 bit/s); a round lasts its bytes\' time on it',
     },
     set: { type: 'string', describe: 'Override a config key, KEY=VALUE in xl syntax (repeatable)' },
+    ...RUN_OPTIONS,
     timeout: { type: 'number', describe: 'End the run after S seconds of guest time (exit 124; 1 if the migration failed)' },
-    maxInstructions: { type: 'number', describe: 'End the run after N guest instructions (exit 126)' },
-    strict: { type: 'boolean', describe: "Report what Xen accepts but is suspicious (the PV MMU's observations)" },
-    seed: { type: 'number', describe: 'Seed of the machine-memory shuffle (default 7)' },
-    stats: { type: 'boolean', describe: 'Print the hypercall table at the end' },
-    consoleLog: { type: 'string', describe: "Also write the domain's console output to this file" },
-    diskWrites: { type: 'string', describe: "'overlay' (default) or 'through' (see xenlab boot --help)" },
-    diskExport: { type: 'string', describe: 'At the end, write each disk as the guest left it to DIR/<name>/<vdev>.img' },
   } satisfies OptionTable<MigrateCli>,
   async run(opts, io) {
     const { UserError } = await import('../../errors.js');
@@ -78,9 +72,6 @@ export default defineCommand<MigrateCli>({
     if (opts.bandwidth !== undefined) {
       bandwidth = parseBandwidth(String(opts.bandwidth));
       if (bandwidth === undefined) throw new UserError('bad-option', `--bandwidth expects bit/s: a positive number, or with a suffix k, M, G, T (100M, 1G), not '${opts.bandwidth}'`);
-    }
-    if (opts.diskWrites !== undefined && opts.diskWrites !== 'overlay' && opts.diskWrites !== 'through') {
-      throw new UserError('bad-option', `--disk-writes expects 'overlay' or 'through', not '${opts.diskWrites}'`);
     }
     const { loadXlConfig } = await import('../../toolstack/xl-cfg.js');
     const { bootSeveral } = await import('./boot.js');

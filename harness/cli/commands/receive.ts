@@ -7,7 +7,7 @@
  * (docs/migration.md).
  */
 import { defineCommand, type OptionTable } from '../command.js';
-import type { RunCli } from './boot.js';
+import { RUN_OPTIONS, type RunCli } from './boot.js';
 
 interface ReceiveCli extends RunCli {
   listen: number;
@@ -22,23 +22,13 @@ export default defineCommand<ReceiveCli>({
   options: {
     listen: { type: 'number', required: true, describe: 'The TCP port to listen on (0: any free port, printed)' },
     host: { type: 'string', describe: 'The address to listen on (default 127.0.0.1)' },
-    timeout: { type: 'number', describe: 'End the run after S seconds of guest time (exit 124)' },
-    maxInstructions: { type: 'number', describe: 'End the run after N guest instructions (exit 126)' },
-    strict: { type: 'boolean', describe: "Report what Xen accepts but is suspicious (the PV MMU's observations)" },
-    seed: { type: 'number', describe: 'Seed of the machine-memory shuffle (default 7): the received MFNs differ from the source\'s' },
-    stats: { type: 'boolean', describe: 'Print the hypercall table at the end' },
-    consoleLog: { type: 'string', describe: "Also write the domain's console output to this file" },
-    diskWrites: { type: 'string', describe: "'overlay' (default) or 'through' (see xenlab boot --help)" },
-    diskExport: { type: 'string', describe: 'At the end, write each disk as the guest left it to DIR/<name>/<vdev>.img' },
+    ...RUN_OPTIONS,
   } satisfies OptionTable<ReceiveCli>,
   async run(opts, io) {
     const { UserError } = await import('../../errors.js');
     const port = opts.listen;
     if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UserError('bad-option', '--listen expects a TCP port, 0 to 65535 (0: any free one)');
     if (opts.host === '') throw new UserError('bad-option', '--host expects an address to listen on');
-    if (opts.diskWrites !== undefined && opts.diskWrites !== 'overlay' && opts.diskWrites !== 'through') {
-      throw new UserError('bad-option', `--disk-writes expects 'overlay' or 'through', not '${opts.diskWrites}'`);
-    }
     const { listenForMigration } = await import('../../toolstack/migrate.js');
     const host = opts.host ?? '127.0.0.1';
     const listener = await listenForMigration({ port, host });

@@ -6,7 +6,7 @@
  * (docs/save-restore.md, docs/checkpoint.md).
  */
 import { defineCommand, type OptionTable } from '../command.js';
-import type { RunCli } from './boot.js';
+import { RUN_OPTIONS, type RunCli } from './boot.js';
 
 interface RestoreCli extends RunCli {
   file: string[];
@@ -19,14 +19,7 @@ export default defineCommand<RestoreCli>({
     '1 when a file is not a whole, intact checkpoint',
   options: {
     file: { type: 'array', positional: true, required: true, describe: 'The checkpoint file(s); several restore together on one host' },
-    timeout: { type: 'number', describe: 'End the run after S seconds of guest time (exit 124)' },
-    maxInstructions: { type: 'number', describe: 'End the run after N guest instructions (exit 126)' },
-    strict: { type: 'boolean', describe: "Report what Xen accepts but is suspicious (the PV MMU's observations)" },
-    seed: { type: 'number', describe: 'Seed of the machine-memory shuffle (default 7): the restored MFNs differ from the saved ones' },
-    stats: { type: 'boolean', describe: 'Print the hypercall table at the end' },
-    consoleLog: { type: 'string', describe: "Also write the domain's console output to this file" },
-    diskWrites: { type: 'string', describe: "'overlay' (default) or 'through' (see xenlab boot --help)" },
-    diskExport: { type: 'string', describe: 'At the end, write each disk as the guest left it to DIR/<name>/<vdev>.img' },
+    ...RUN_OPTIONS,
   } satisfies OptionTable<RestoreCli>,
   async run(opts, io) {
     const { UserError } = await import('../../errors.js');

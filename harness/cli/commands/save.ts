@@ -7,7 +7,7 @@
  * boots it first (docs/save-restore.md).
  */
 import { defineCommand, type OptionTable } from '../command.js';
-import type { RunCli } from './boot.js';
+import { RUN_OPTIONS, type RunCli } from './boot.js';
 
 interface SaveCli extends RunCli {
   config: string;
@@ -30,22 +30,12 @@ export default defineCommand<SaveCli>({
     after: { type: 'string', describe: 'Ask the guest to suspend once its console has printed TEXT (and --at has passed)' },
     cancel: { type: 'boolean', describe: 'After saving, resume the domain (its suspend hypercall returns 1) and run it to its end (xl save -c)' },
     set: { type: 'string', describe: 'Override a config key, KEY=VALUE in xl syntax (repeatable)' },
-    timeout: { type: 'number', describe: 'End the run after S seconds of guest time (exit 124)' },
-    maxInstructions: { type: 'number', describe: 'End the run after N guest instructions (exit 126)' },
-    strict: { type: 'boolean', describe: "Report what Xen accepts but is suspicious (the PV MMU's observations)" },
-    seed: { type: 'number', describe: 'Seed of the machine-memory shuffle (default 7)' },
-    stats: { type: 'boolean', describe: 'Print the hypercall table at the end' },
-    consoleLog: { type: 'string', describe: "Also write the domain's console output to this file" },
-    diskWrites: { type: 'string', describe: "'overlay' (default) or 'through' (see xenlab boot --help)" },
-    diskExport: { type: 'string', describe: 'At the end, write each disk as the guest left it to DIR/<name>/<vdev>.img' },
+    ...RUN_OPTIONS,
   } satisfies OptionTable<SaveCli>,
   async run(opts, io) {
     const { UserError } = await import('../../errors.js');
     if (opts.at !== undefined && !(opts.at >= 0 && Number.isFinite(opts.at))) throw new UserError('bad-option', '--at expects a number of guest seconds, 0 or more');
     if (opts.after === '') throw new UserError('bad-option', '--after expects the console text to wait for');
-    if (opts.diskWrites !== undefined && opts.diskWrites !== 'overlay' && opts.diskWrites !== 'through') {
-      throw new UserError('bad-option', `--disk-writes expects 'overlay' or 'through', not '${opts.diskWrites}'`);
-    }
     const { loadXlConfig } = await import('../../toolstack/xl-cfg.js');
     const { bootSeveral } = await import('./boot.js');
     const sets = opts.set === undefined ? [] : [opts.set].flat().map(String);

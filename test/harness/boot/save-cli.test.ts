@@ -56,6 +56,8 @@ describe('xenlab save / restore', () => {
     expect(b.stderr).toMatch(/^xenlab: .*bad\.xlck: record \d+ \(PAGE_DATA\) at offset \d+: checksum mismatch \(corrupted\)\n$/);
     const none = await runCli(['restore', join(dir, 'none.xlck')]);
     expect([none.status, none.stderr]).toEqual([1, `xenlab: ${join(dir, 'none.xlck')}: cannot read the checkpoint (ENOENT)\n`]);
+    const dw = await runCli(['restore', file, '--disk-writes', 'sometimes']);
+    expect([dw.status, dw.stderr]).toEqual([2, "xenlab: --disk-writes expects 'overlay' or 'through', not 'sometimes'\n"]);
     const usage = await runCli(['save', CFG, file, '--at', '-1']);
     expect([usage.status, usage.stderr]).toEqual([2, 'xenlab: --at expects a number of guest seconds, 0 or more\n']);
   });
