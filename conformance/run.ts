@@ -14,7 +14,7 @@ import { loadXlConfig } from '../harness/toolstack/xl-cfg.js';
 import { ConsoleScript } from '../harness/boot/console-script.js';
 import type { GuestProfile, ScriptCheck } from './profile.js';
 import { parseGuestTap } from './tap.js';
-import { XENBUS_FRONTEND_STATES, XENBUS_STATE_NAMES, XenbusStateObserver } from './checks/xenbus.js';
+import { ABI_CHECKS, type AbiCheck, type CheckRun } from './checks/index.js';
 
 export interface ConformanceOptions {
   readonly profiles: readonly GuestProfile[];
@@ -76,21 +76,24 @@ function scriptChecks(checks: readonly ScriptCheck[], r: BootResult): TestRecord
 }
 
 /**
- * The ABI checks that apply to any guest (docs/conformance.md), each a test with its check id and
- * reference; one that does not apply is a skip with the reason.
+ * The ABI checks that apply to any guest (conformance/checks/index.ts, docs/conformance.md), each
+ * a test with its check id and reference; one that does not apply is a skip with the reason.
  */
-function abiChecks(xenbus: XenbusStateObserver): Omit<TestRecord, 'id'>[] {
-  const x = xenbus.result();
-  const check = { id: XENBUS_FRONTEND_STATES.id, reference: XENBUS_FRONTEND_STATES.reference };
-  const name = `${XENBUS_FRONTEND_STATES.id}: ${XENBUS_FRONTEND_STATES.description}`;
-  if (x.devices.length === 0) return [{ name, status: 'skip', source: 'harness', detail: 'not applicable: the guest drove no XenBus frontend', check }];
-  const histories = x.devices.map((d) => `${d.path}: ${d.history.map((s) => XENBUS_STATE_NAMES[s] ?? String(s)).join(' → ')}`);
-  if (x.violations.length > 0) return [{ name, status: 'fail', source: 'harness', detail: [...x.violations, ...histories].join('\n'), check }];
-  return [{ name, status: 'pass', source: 'harness', check }];
+function abiChecks(runs: readonly { check: AbiCheck; run: CheckRun }[], r: BootResult): Omit<TestRecord, 'id'>[] {
+  return runs.map(({ check, run }) => {
+    const out = run.result(r);
+    return {
+      name: `${check.id}: ${check.description}`,
+      status: out.status,
+      source: 'harness',
+      ...(out.detail !== undefined ? { detail: out.detail } : {}),
+      check: { id: check.id, reference: check.reference },
+    };
+  });
 }
 
 /** The harness's checks after the guest's own tests, numbered on from them. */
-function harnessChecks(p: GuestProfile, r: BootResult, firstId: number, problems: readonly string[], xenbus: XenbusStateObserver): TestRecord[] {
+function harnessChecks(p: GuestProfile, r: BootResult, firstId: number, problems: readonly string[], checks: readonly { check: AbiCheck; run: CheckRun }[]): TestRecord[] {
   let id = firstId;
   const check = (name: string, failure: string | undefined): TestRecord => ({
     id: id++,
@@ -102,7 +105,7 @@ function harnessChecks(p: GuestProfile, r: BootResult, firstId: number, problems
   return [
     ...(p.checks === undefined ? [check('the guest printed a complete TAP stream', problems.length === 0 ? undefined : problems.join('\n'))] : []),
     check(`the domain ended with ${p.expectEnd}`, r.end === p.expectEnd ? undefined : `ended: ${r.end} (${r.detail})`),
-    ...abiChecks(xenbus).map((t) => ({ ...t, id: id++ })),
+    ...abiChecks(checks, r).map((t) => ({ ...t, id: id++ })),
   ];
 }
 
@@ -111,7 +114,7 @@ async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestReco
   const shown = relative(process.cwd(), path) || path;
   const t0 = wallNow();
   let r: BootResult;
-  const xenbus = new XenbusStateObserver();
+  const checks = ABI_CHECKS.map((check) => ({ check, run: check.start() }));
   try {
     const more = p.prepare !== undefined ? await p.prepare() : [];
     const config = loadXlConfig(path, [...(p.overrides ?? []), ...more]);
@@ -122,7 +125,15 @@ async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestReco
       ...(script !== undefined ? { script } : {}),
       ...(o.strict === true ? { strict: true } : {}),
       ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
-      onXenStoreTrace: (line) => xenbus.trace(line),
+      onXenStoreTrace: (line) => {
+        for (const c of checks) c.run.xenStoreTrace?.(line);
+      },
+      onAttached: (w) => {
+        for (const c of checks) c.run.attached?.(w);
+      },
+      onEnded: (w) => {
+        for (const c of checks) c.run.ended?.(w);
+      },
     });
   } catch (e) {
     if (isUserError(e)) return failedBoot(p, shown, e.message);
@@ -131,7 +142,7 @@ async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestReco
   const tap = p.checks === undefined ? parseGuestTap(r.console) : { tests: scriptChecks(p.checks, r), problems: [] };
   const tests = [...tap.tests];
   const lastId = tests.reduce((m, t) => Math.max(m, t.id), 0);
-  tests.push(...harnessChecks(p, r, lastId + 1, tap.problems, xenbus));
+  tests.push(...harnessChecks(p, r, lastId + 1, tap.problems, checks));
   return {
     name: p.name,
     description: p.description,

@@ -19,6 +19,8 @@
  * features, which the frontend reads before it sets up its rings, are not there yet).
  */
 
+import type { AbiCheck } from './check.js';
+
 /** The check's identity, as the reports show it. */
 export const XENBUS_FRONTEND_STATES = {
   id: 'xenbus.frontend-states',
@@ -128,3 +130,21 @@ export class XenbusStateObserver {
     return { devices: devices.map((d) => ({ path: d.path, history: d.history, rewrites: d.rewrites })), violations: this.violations };
   }
 }
+
+/** The check as the conformance run applies it (conformance/checks/index.ts). */
+export const xenbusFrontendStates: AbiCheck = {
+  ...XENBUS_FRONTEND_STATES,
+  start() {
+    const o = new XenbusStateObserver();
+    return {
+      xenStoreTrace: (line) => o.trace(line),
+      result: () => {
+        const x = o.result();
+        if (x.devices.length === 0) return { status: 'skip', detail: 'not applicable: the guest drove no XenBus frontend' };
+        if (x.violations.length === 0) return { status: 'pass' };
+        const histories = x.devices.map((d) => `${d.path}: ${d.history.map((s) => XENBUS_STATE_NAMES[s] ?? String(s)).join(' → ')}`);
+        return { status: 'fail', detail: [...x.violations, ...histories].join('\n') };
+      },
+    };
+  },
+};

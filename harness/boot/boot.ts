@@ -46,7 +46,8 @@ import { honouredAction, type DomainConfig, type ShutdownAction } from '../tools
 import { ConsoleSession, type ConsoleInput } from './console-session.js';
 import type { ConsoleExpect } from './console-script.js';
 import { attachDisks, detachDisks, finishDisks, openDisks, type DiskWrites } from './disks.js';
-import { attachVifs, detachVifs, VirtualNetwork } from './vifs.js';
+import { attachVifs, detachVifs, VirtualNetwork, type AttachedVif } from './vifs.js';
+import type { VbdBackend } from '../backends/blkback-xenbus.js';
 import { nodeHostClock } from './host-clock.js';
 
 export { loadXlConfig, parseXlConfig, type DomainConfig } from '../toolstack/xl-cfg.js';
@@ -72,6 +73,13 @@ export interface BootOptions {
   readonly onXenStore?: (xs: XenStore, domid: number) => void;
   /** XenStore trace lines (every message in and out). */
   readonly onXenStoreTrace?: (line: string) => void;
+  /**
+   * Each boot's world once its backends are attached (before the guest runs), and again when the
+   * guest has stopped, before the backends are detached: the conformance checks look at grant
+   * tables, event channels and rings here (conformance/checks/).
+   */
+  readonly onAttached?: (w: BootWorld) => void;
+  readonly onEnded?: (w: BootWorld) => void;
   /** About once a second of wall time: totals so far. */
   readonly onProgress?: (p: { instructions: number; guestNs: number }) => void;
   /** After every scheduler slice: instructions so far (every restart) and the domain; a guest profiler samples its vCPUs' RIP here (harness/bench/guest-profile.ts). */
@@ -91,6 +99,17 @@ export interface BootOptions {
   readonly diskWrites?: DiskWrites;
   /** Directory that gets each disk as the guest left it, `<vdev>.img`, when the run ends. */
   readonly diskExportDir?: string;
+}
+
+/** One boot's hypervisor, domain and backends (BootOptions.onAttached/onEnded). */
+export interface BootWorld {
+  readonly xen: Xen;
+  readonly machine: MachineMemory;
+  readonly domain: Domain;
+  readonly xenstore: XenStore;
+  readonly console: ConsoleBackend;
+  readonly vbds: readonly VbdBackend[];
+  readonly vifs: readonly AttachedVif[];
 }
 
 export type BootEnd =
@@ -255,6 +274,8 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     const vbds = attachDisks(disks, { xs, events: xen.events, grants, domid: d.id, protocol: 'x86_64-abi' });
     const nics = attachVifs(cfg.vifs, { xs, events: xen.events, grants, domid: d.id, network });
     o.onXenStore?.(xs, d.id);
+    const world: BootWorld = { xen, machine, domain: d, xenstore: xs, console, vbds, vifs: nics };
+    o.onAttached?.(world);
     const xenLog = new LineSplitter((line) => o.onXenLog?.(line));
     let seen = 0;
     const pollXenLog = (): void => {
@@ -283,6 +304,7 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     console.drain();
     pollXenLog();
     xenLog.flush();
+    o.onEnded?.(world);
     instructions += run.instructions;
     guestNs += run.now;
     consoleChunks.push(console.log());
