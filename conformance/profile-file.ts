@@ -18,11 +18,12 @@ import { pathToFileURL } from 'node:url';
 import { decodeSendEscapes, parseExpectPattern, type ConsoleExpect } from '../harness/boot/console-script.js';
 import { UserError } from '../harness/errors.js';
 import type { GuestProfile, ScriptCheck } from './profile.js';
+import { ABI_CHECKS } from './checks/index.js';
 
 /** How a domain may be expected to end (the boot's end names, docs/boot.md). */
 export const PROFILE_ENDS = ['poweroff', 'reboot', 'crash', 'suspend', 'watchdog', 'soft_reset'] as const;
 
-const KNOWN_KEYS = new Set(['name', 'description', 'config', 'overrides', 'expectEnd', 'timeoutSeconds', 'script', 'checks', 'prepare']);
+const KNOWN_KEYS = new Set(['name', 'description', 'config', 'overrides', 'expectEnd', 'timeoutSeconds', 'script', 'checks', 'notApplicable', 'prepare']);
 
 /** Loads and checks the profiles of one file. */
 export async function loadProfileFile(path: string): Promise<GuestProfile[]> {
@@ -153,6 +154,15 @@ function checkProfile(raw: unknown, file: string, base: string, index: number, j
   };
   const script = steps('script', false);
   const checks = steps('checks', true) as ScriptCheck[] | undefined;
+  const na = o.notApplicable;
+  if (na !== undefined) {
+    if (typeof na !== 'object' || na === null || Array.isArray(na)) bad('notApplicable', 'must map check ids to the reason each does not apply');
+    const ids = ABI_CHECKS.map((c) => c.id);
+    for (const [id, why] of Object.entries(na as Record<string, unknown>)) {
+      if (!ids.includes(id)) bad(`notApplicable.${id}`, `is not a check id (known: ${ids.join(', ')})`);
+      if (typeof why !== 'string' || why.trim() === '') bad(`notApplicable.${id}`, 'must give the reason the check does not apply');
+    }
+  }
   return {
     name,
     description: description as string,
@@ -162,6 +172,7 @@ function checkProfile(raw: unknown, file: string, base: string, index: number, j
     ...(overrides !== undefined ? { overrides } : {}),
     ...(script !== undefined ? { script } : {}),
     ...(checks !== undefined ? { checks } : {}),
+    ...(na !== undefined ? { notApplicable: na as Record<string, string> } : {}),
     ...(o.prepare !== undefined ? { prepare: o.prepare as () => Promise<readonly string[]> } : {}),
   };
 }

@@ -35,6 +35,12 @@ export interface GuestProfile {
    * when that fixture is cached (`npm run fixtures`); named with --guest, it is fetched.
    */
   readonly fixture?: FixtureName;
+  /**
+   * ABI checks (conformance/checks/index.ts) that do not apply to this guest, by id, each with the
+   * reason: e.g. a probe that makes refused mappings on purpose to test Xen's refusals. Each is a
+   * skip "not applicable: <reason>" in the report, never a silent pass.
+   */
+  readonly notApplicable?: Readonly<Record<string, string>>;
   /** Runs before the boot: makes what the guest needs, returns more `KEY=VALUE` overrides. */
   readonly prepare?: () => Promise<readonly string[]>;
 }

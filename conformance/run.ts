@@ -79,9 +79,10 @@ function scriptChecks(checks: readonly ScriptCheck[], r: BootResult): TestRecord
  * The ABI checks that apply to any guest (conformance/checks/index.ts, docs/conformance.md), each
  * a test with its check id and reference; one that does not apply is a skip with the reason.
  */
-function abiChecks(runs: readonly { check: AbiCheck; run: CheckRun }[], r: BootResult): Omit<TestRecord, 'id'>[] {
+function abiChecks(p: GuestProfile, runs: readonly { check: AbiCheck; run: CheckRun }[], r: BootResult): Omit<TestRecord, 'id'>[] {
   return runs.map(({ check, run }) => {
-    const out = run.result(r);
+    const na = p.notApplicable?.[check.id];
+    const out = na !== undefined ? { status: 'skip' as const, detail: `not applicable: ${na}` } : run.result(r);
     return {
       name: `${check.id}: ${check.description}`,
       status: out.status,
@@ -105,7 +106,7 @@ function harnessChecks(p: GuestProfile, r: BootResult, firstId: number, problems
   return [
     ...(p.checks === undefined ? [check('the guest printed a complete TAP stream', problems.length === 0 ? undefined : problems.join('\n'))] : []),
     check(`the domain ended with ${p.expectEnd}`, r.end === p.expectEnd ? undefined : `ended: ${r.end} (${r.detail})`),
-    ...abiChecks(checks, r).map((t) => ({ ...t, id: id++ })),
+    ...abiChecks(p, checks, r).map((t) => ({ ...t, id: id++ })),
   ];
 }
 

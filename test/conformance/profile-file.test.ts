@@ -90,20 +90,25 @@ export default [p];
     expect(await refused(write('l.json', { ...ok, overrides: ['memory'] }))).toMatch(/'overrides' must be a list of KEY=VALUE/);
     expect(await refused(write('m.ts', 'export default { name: "x", config: "my-kernel.cfg" ;'))).toMatch(/m\.ts:1: /);
     expect(await refused(write('n.mjs', 'export const x = 1;'))).toMatch(/n\.mjs: the module has no default export/);
+    expect(await refused(write('o.json', { ...ok, notApplicable: { 'no.such-check': 'x' } }))).toMatch(/'notApplicable\.no\.such-check' is not a check id \(known: xenbus\.frontend-states/);
+    expect(await refused(write('p.json', { ...ok, notApplicable: { 'xenbus.frontend-states': '' } }))).toMatch(/'notApplicable\.xenbus\.frontend-states' must give the reason/);
+    expect(await refused(write('q.json', { ...ok, notApplicable: ['xenbus.frontend-states'] }))).toMatch(/'notApplicable' must map check ids/);
   });
 
   it('xenlab conformance --profile runs the file\'s profiles instead of the built-ins', async () => {
     const d = porterDir('cli');
     const f = join(d, 'my-kernel.json');
-    writeFileSync(f, JSON.stringify({ name: 'my-kernel', description: 'my port', config: 'my-kernel.cfg', timeoutSeconds: 10 }));
+    writeFileSync(f, JSON.stringify({ name: 'my-kernel', description: 'my port', config: 'my-kernel.cfg', timeoutSeconds: 10, notApplicable: { 'xenbus.frontend-states': 'my port has no XenBus yet' } }));
     const list = await runCli(['conformance', '--profile', f, '--list']);
     expect(list.stdout).toMatch(/^my-kernel +my port$/m);
     const out = join(d, 'reports');
     const r = await runCli(['conformance', '--profile', f, '--out', out, '--format', 'json']);
     expect(r.stderr).toMatch(/\[1\/1\] my-kernel: ok/);
     expect(r.status).toBe(0);
-    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { guests: { name: string; ok: boolean }[] };
+    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { guests: { name: string; ok: boolean; tests: { status: string; detail?: string; check?: { id: string } }[] }[] };
     expect(json.guests.map((g) => [g.name, g.ok])).toEqual([['my-kernel', true]]);
+    const xenbus = json.guests[0]!.tests.find((t) => t.check?.id === 'xenbus.frontend-states');
+    expect([xenbus?.status, xenbus?.detail]).toEqual(['skip', 'not applicable: my port has no XenBus yet']);
     const bad = await runCli(['conformance', '--profile', join(d, 'missing.json')]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^xenlab: .*missing\.json: no such profile file\n$/);
