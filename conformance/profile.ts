@@ -151,6 +151,7 @@ export const BUILTIN_PROFILES: readonly GuestProfile[] = [
   probe('probe-mmu', 'PV MMU: pinning, refused writable mappings of page tables, updates and flushes, M2P, base pointers, LDT'),
   probe('probe-grants', 'grant tables v1/v2: setup, copy with its statuses, status frames, host mappings, unmap_and_replace'),
   probe('probe-multicall', 'multicall: per-entry results, partial failure, -ENOSYS, nesting refused, bad lists, lazy-MMU batches'),
+  probe('probe-frontend', 'a minimal blkfront on xvda: grants, an unbound port, the ring, xenbus states; reads, a write read back, two reads at once; a clean close'),
   probe('probe-console', "the console's input ring: lines typed by a console script, one three times the ring's size, CR, two at once", {
     overrides: ['extra=tap'],
     script: CONSOLE_SCRIPT,
