@@ -102,6 +102,15 @@ export class DomainTime {
   /** Watchdog expiry times (NO_TIMER: disarmed) and which slots are in use. */
   readonly watchdog: number[] = new Array<number>(NR_DOMAIN_WATCHDOG_TIMERS).fill(NO_TIMER);
   readonly watchdogInUse: boolean[] = new Array<boolean>(NR_DOMAIN_WATCHDOG_TIMERS).fill(false);
+  /**
+   * Host-side work due at a system time, for this domain's backends: a hostile backend's delayed
+   * drain or reply (harness/hostile/). It keeps the scheduler's idle jumps and stall detection
+   * honest (a guest blocked on a reply that is only late is not stalled) and runs from `fireDue`,
+   * before pollers are woken, in order of time and then of `defer` calls. Not saved: a checkpoint
+   * of a domain with deferred work is not taken (the hostile runs take none).
+   */
+  private readonly deferred: { readonly at: number; readonly seq: number; readonly run: () => void }[] = [];
+  private deferSeq = 0;
 
   constructor(
     readonly domain: Domain,
@@ -238,7 +247,20 @@ export class DomainTime {
     t.periodicNext = period > 0 && t.up ? this.clock.now() + period : NO_TIMER;
   }
 
-  /** The earliest pending deadline of this domain (timers, poll timeouts, watchdogs), or NO_TIMER. */
+  /** Runs `run` once system time reaches `at` (ns), from `fireDue` (see `deferred`). */
+  defer(at: number, run: () => void): void {
+    const e = { at, seq: this.deferSeq++, run };
+    let i = this.deferred.length;
+    while (i > 0 && (this.deferred[i - 1] as { at: number }).at > at) i--;
+    this.deferred.splice(i, 0, e);
+  }
+
+  /** Host-side work still waiting (`defer`). */
+  get deferredCount(): number {
+    return this.deferred.length;
+  }
+
+  /** The earliest pending deadline of this domain (timers, poll timeouts, watchdogs, deferred host work), or NO_TIMER. */
   nextDeadline(): number {
     if (!this.domain.running) return NO_TIMER;
     let next = NO_TIMER;
@@ -252,6 +274,8 @@ export class DomainTime {
       if (t.poll !== undefined) take(t.poll.deadline);
     }
     for (const w of this.watchdog) take(w);
+    const first = this.deferred[0];
+    if (first !== undefined) take(first.at);
     return next;
   }
 
@@ -260,6 +284,10 @@ export class DomainTime {
    * periodic, poll timeout; then the watchdogs), and wakes pollers whose ports became pending.
    */
   fireDue(now: number): void {
+    // Deferred host work first: what it sends wakes a poller below, in this same call.
+    while (this.deferred.length > 0 && (this.deferred[0] as { at: number }).at <= now && this.domain.running) {
+      (this.deferred.shift() as { run: () => void }).run();
+    }
     for (const t of this.all()) {
       if (!t.up) continue;
       const v = this.domain.vcpus[t.id];

@@ -14,6 +14,14 @@
  * The guest notifies on the store event channel (start_info store_evtchn) after producing; the
  * daemon then runs inside that EVTCHNOP_send — deterministic, at the same instruction every run —
  * and notifies the guest back once per service pass that moved bytes.
+ *
+ * A hostile run (harness/hostile/xenstore.ts) passes `faults`: by the number of the guest's
+ * notification the daemon's service may wait some guest ns (the domain's deferred work,
+ * abi/time/timers.ts `defer`; notifications meanwhile wait for the same service), and the hook
+ * may cap a write to the response ring, after which the ring reports no room until the hook's
+ * pause has passed — a reply or event then reaches the guest over several ring updates, each
+ * with its notification, as a busy xenstored's partial writes do. Without `faults` nothing of
+ * this runs.
  */
 import type { EventHub } from '../../abi/evtchn/channels.js';
 import type { Domain } from '../../abi/hv/domain.js';
@@ -42,6 +50,21 @@ export interface XenStoreRingOptions {
   readonly port: number;
   /** Runs the daemon (XenStore.pump) when the guest notifies. */
   readonly service: () => void;
+  /** A hostile xenstored's transport faults (harness/hostile/xenstore.ts); none: the plain ring. */
+  readonly faults?: XenStoreRingFaultHook;
+}
+
+/** What a hostile ring does differently (numbers count from 0). */
+export interface XenStoreRingFaultHook {
+  /** Guest ns before the daemon serves notification `n` (0: at once). */
+  notification(n: number): number;
+  /**
+   * Before a write of `b` (the rest of a queued message): the most bytes that go in now, and if
+   * that is fewer than `b.length`, guest ns before the ring takes more.
+   */
+  write(b: Uint8Array): { readonly limit: number; readonly pauseNs: number };
+  /** `n` bytes of `b` went into the ring. */
+  wrote(b: Uint8Array, n: number): void;
 }
 
 export class XenStoreRing implements Transport {
@@ -54,6 +77,9 @@ export class XenStoreRing implements Transport {
   /** Bytes moved each way. */
   bytesIn = 0;
   bytesOut = 0;
+  /** Hostile runs: a deferred service is scheduled; writes are paused. */
+  private serviceScheduled = false;
+  private paused = false;
 
   constructor(private readonly o: XenStoreRingOptions) {
     const ec = o.events.get(o.domain.id);
@@ -61,9 +87,31 @@ export class XenStoreRing implements Transport {
     const hp = ec.hostBind(o.port);
     if (hp < 0) throw new Error(`cannot bind the XenStore port ${o.port} of domain ${o.domain.id}: error ${-hp}`);
     this.hostPort = hp;
+    const f = o.faults;
     o.events.listen(hp, () => {
-      this.notifications++;
-      o.service();
+      const n = this.notifications++;
+      if (f === undefined) {
+        o.service();
+        return;
+      }
+      const delay = f.notification(n);
+      if (this.serviceScheduled) return;
+      if (delay > 0) this.later(delay);
+      else o.service();
+    });
+  }
+
+  /** Serves `ns` guest ns from now (one deferred service at a time). */
+  private later(ns: number): void {
+    const t = this.o.domain.time;
+    if (t === undefined) {
+      this.o.service();
+      return;
+    }
+    this.serviceScheduled = true;
+    t.defer(t.clock.now() + ns, () => {
+      this.serviceScheduled = false;
+      if (this.broken === undefined) this.o.service();
     });
   }
 
@@ -95,6 +143,7 @@ export class XenStoreRing implements Transport {
   }
 
   canWrite(): boolean {
+    if (this.paused) return false;
     return ((this.u32(OFF_RSP_PROD) - this.u32(OFF_RSP_CONS)) >>> 0) !== XENSTORE_RING_SIZE;
   }
 
@@ -103,10 +152,25 @@ export class XenStoreRing implements Transport {
     const prod = this.u32(OFF_RSP_PROD);
     const used = (prod - cons) >>> 0;
     if (used > XENSTORE_RING_SIZE) return 'broken';
-    const n = Math.min(b.length, XENSTORE_RING_SIZE - used, XENSTORE_RING_SIZE - (prod & MASK));
+    let n = Math.min(b.length, XENSTORE_RING_SIZE - used, XENSTORE_RING_SIZE - (prod & MASK));
+    const f = this.o.faults;
+    if (f !== undefined && !this.paused) {
+      const { limit, pauseNs } = f.write(b);
+      if (limit < n) {
+        n = Math.max(1, limit);
+        this.paused = true;
+        const t = this.o.domain.time;
+        if (t === undefined) this.paused = false;
+        else t.defer(t.clock.now() + Math.max(1, pauseNs), () => {
+          this.paused = false;
+          if (this.broken === undefined) this.o.service();
+        });
+      }
+    }
     for (let i = 0; i < n; i++) this.o.page.setUint8(OFF_RSP + ((prod + i) & MASK), b[i] as number);
     if (n > 0) this.setU32(OFF_RSP_PROD, prod + n);
     this.bytesOut += n;
+    if (n > 0) f?.wrote(b, n);
     return n;
   }
 

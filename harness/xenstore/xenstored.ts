@@ -14,6 +14,11 @@
  * events as the transport has room, and repeats until nothing moves. Host connections get
  * their watch events as synchronous callbacks from the same loop. Deterministic: the order is
  * the connections' creation order and each queue's order; nothing depends on host time.
+ *
+ * A hostile run (harness/hostile/xenstore.ts) sets `faults`: after a guest domain's request the
+ * hook may ask for a watch storm (spurious events on that connection's watches, or for paths
+ * below them), and a guest's transaction commit may fail with EAGAIN as a conflicting change
+ * makes it fail. Both are things a real xenstored does; host connections are never affected.
  */
 import { DOMID_SELF } from '../../abi/public/xen.js';
 import {
@@ -88,6 +93,14 @@ export interface XenstoredOptions {
   readonly onTrace?: (line: string) => void;
 }
 
+/** What a hostile xenstored does to guest domains' connections (domain ids other than 0). */
+export interface XenstoredFaultHook {
+  /** Domain `domid`'s next request was processed: spurious events for each of its watches (`count` each; `under`: for paths below the watched node). */
+  processed(domid: number): { readonly count: number; readonly under: boolean } | undefined;
+  /** Domain `domid` commits a transaction (TRANSACTION_END "T"): 'EAGAIN' fails it, the transaction gone, as a conflict does. */
+  commit(domid: number): 'EAGAIN' | undefined;
+}
+
 /** A watch event delivered to a host connection. */
 export type HostEventSink = (path: string, token: string) => void;
 
@@ -123,6 +136,8 @@ export class Xenstored {
   readonly diagnostics: string[] = [];
   /** Messages processed, by type name (for reports). */
   readonly counts = new Map<string, number>();
+  /** A hostile xenstored's faults (harness/hostile/xenstore.ts); none: the plain daemon. */
+  faults: XenstoredFaultHook | undefined = undefined;
 
   constructor(private readonly o: XenstoredOptions = {}) {
     this.store = new Store(o.quotas, o.domainExists);
@@ -282,7 +297,27 @@ export class Xenstored {
     }
     if (typeof r === 'string') this.sendReply(conn, req, XS_ERROR, strings(r));
     else if (r !== undefined) this.sendReply(conn, req, m.type, r);
+    if (this.faults !== undefined && conn.domain !== undefined && conn.id !== 0) {
+      const storm = this.faults.processed(conn.id);
+      if (storm !== undefined) this.spuriousEvents(conn, storm.count, storm.under);
+    }
     return req;
+  }
+
+  /**
+   * Watch events nothing caused, queued for `conn` after its reply: `count` for each of its
+   * watches, for the watched path itself or (`under`) for paths below it (a child written and
+   * removed by someone else fires the same way). Events for the same path still queued are not
+   * repeated (sendEvent), so a storm on the path itself is as long as the guest keeps up.
+   */
+  spuriousEvents(conn: Conn, count: number, under: boolean): void {
+    for (const w of [...conn.watches]) {
+      const path = eventPathOf(w);
+      for (let k = 0; k < count; k++) {
+        if (under && path.startsWith('@')) break;
+        this.sendEvent(undefined, conn, under ? `${path}${path.endsWith('/') ? '' : '/'}storm${k}` : path, w.token);
+      }
+    }
   }
 
   /**
@@ -549,6 +584,9 @@ const WIRE_FUNCS: readonly (WireFunc | undefined)[] = (() => {
       if (tx === undefined) return 'ENOENT';
       c.transaction = undefined;
       d.store.dropTransaction(c, tx);
+      // A hostile xenstored: the commit fails as a conflicting change makes it (xenstored's
+      // transaction_end: EAGAIN, the transaction's changes dropped).
+      if (arg === 'T' && d.faults !== undefined && c.domain !== undefined && c.id !== 0 && d.faults.commit(c.id) === 'EAGAIN') return 'EAGAIN';
       if (arg === 'T') {
         const e = d.store.commitTransaction(c, tx);
         if (e !== undefined) return e;
