@@ -15,6 +15,7 @@ import { ConsoleScript } from '../harness/boot/console-script.js';
 import type { GuestProfile, ScriptCheck } from './profile.js';
 import { parseGuestTap } from './tap.js';
 import { ABI_CHECKS, type AbiCheck, type CheckRun } from './checks/index.js';
+import { XenStoreCoverageObserver, xenFeatureCoverage } from './coverage.js';
 
 export interface ConformanceOptions {
   readonly profiles: readonly GuestProfile[];
@@ -24,6 +25,11 @@ export interface ConformanceOptions {
   readonly version: string;
   /** `--strict`: the hypervisor's suspicious-but-accepted observations become diagnostics. */
   readonly strict?: boolean;
+  /**
+   * A profile that cannot run here (its Debian fixture is not cached): the reason, and the guest
+   * is a row of one skip with it instead of a boot (`xenlab conformance`). Undefined: it runs.
+   */
+  readonly skipReason?: (p: GuestProfile) => string | undefined;
   /** Called before each guest boots and after it ends. */
   readonly onGuest?: (e: { readonly index: number; readonly profile: GuestProfile; readonly result?: GuestRecord }) => void;
   readonly onProgress?: (p: { instructions: number; guestNs: number }) => void;
@@ -53,6 +59,28 @@ function failedBoot(p: GuestProfile, config: string, error: string): GuestRecord
     console: '',
     xenLog: '',
     error,
+  };
+}
+
+/** A guest that was not run, for `reason` (e.g. its fixture missing): one skip, not a failure. */
+export function skippedGuest(p: GuestProfile, config: string, reason: string): GuestRecord {
+  return {
+    name: p.name,
+    description: p.description,
+    config,
+    end: 'not-run',
+    expectedEnd: p.expectEnd,
+    exitCode: 0,
+    detail: reason,
+    ok: true,
+    tests: [{ id: 1, name: 'the guest runs', status: 'skip', source: 'harness', detail: reason }],
+    hypercalls: [],
+    diagnostics: [],
+    instructions: 0,
+    guestNs: 0,
+    wallMs: 0,
+    console: '',
+    xenLog: '',
   };
 }
 
@@ -116,6 +144,9 @@ async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestReco
   const t0 = wallNow();
   let r: BootResult;
   const checks = ABI_CHECKS.map((check) => ({ check, run: check.start() }));
+  const paths = new XenStoreCoverageObserver();
+  const skip = o.skipReason?.(p);
+  if (skip !== undefined) return skippedGuest(p, shown, skip);
   try {
     const more = p.prepare !== undefined ? await p.prepare() : [];
     const config = loadXlConfig(path, [...(p.overrides ?? []), ...more]);
@@ -127,9 +158,11 @@ async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestReco
       ...(o.strict === true ? { strict: true } : {}),
       ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
       onXenStoreTrace: (line) => {
+        paths.trace(line);
         for (const c of checks) c.run.xenStoreTrace?.(line);
       },
       onAttached: (w) => {
+        paths.guest(w.domain.id);
         for (const c of checks) c.run.attached?.(w);
       },
       onEnded: (w) => {
@@ -161,6 +194,8 @@ async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestReco
     wallMs: Math.round(wallNow() - t0),
     console: r.console,
     xenLog: r.xenLog,
+    xenfeat: xenFeatureCoverage(r.domain.stats, r.domain.features, r.kernelFeatures),
+    xenstore: paths.result(),
   };
 }
 

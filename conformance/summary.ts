@@ -17,6 +17,11 @@ export function renderSummary(r: RunRecord, written: readonly string[]): string 
     const passed = g.tests.filter((t) => t.status === 'pass').length;
     // Skips and todos are not counted against the guest (the totals line counts them).
     const counted = g.tests.filter((t) => t.status === 'pass' || t.status === 'fail').length;
+    // A guest that did not run (its fixture missing): its reason instead of figures.
+    if (g.end === 'not-run' && g.tests.every((t) => t.status === 'skip')) {
+      lines.push(`skip ${pad(g.name, width)} ${g.detail}`);
+      continue;
+    }
     const mark = g.ok ? 'ok  ' : 'FAIL';
     const secs = (g.wallMs / 1000).toFixed(1);
     lines.push(`${mark} ${pad(g.name, width)} ${pad(`${passed}/${counted} passed`, 15)} ${pad(g.end, 10)} ${pad(`${(g.instructions / 1e6).toFixed(1)}M insns`, 14)} ${secs} s`);

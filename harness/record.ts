@@ -7,7 +7,9 @@
  * 2 — `shard`, for the record of one shard of a sharded run (`xenlab conformance --shard i/n`,
  * combined again by `xenlab report merge`). A version 1 record reads as an unsharded version 2.
  * Optional fields added within version 2 (a reader must accept their absence): the run's `seed`
- * and a guest's shrunk `counterexample`, set by property-tested runs.
+ * and a guest's shrunk `counterexample`, set by property-tested runs; a guest's ABI coverage
+ * beyond hypercalls, `xenfeat` and `xenstore` (records written before them have neither, and
+ * `xenlab report merge` carries them over as they are).
  */
 
 export const RECORD_VERSION = 2;
@@ -59,6 +61,63 @@ export interface HypercallUsage {
   readonly count: number;
 }
 
+/** One XENVER_get_features submap the guest asked for: how often, the result, the bits answered. */
+export interface XenFeatureQuery {
+  readonly submap: number;
+  /** "ok", "-EINVAL" (a submap Xen does not define) or "-EFAULT" (the answer could not be written). */
+  readonly result: string;
+  /** The 32 bits answered (result "ok"). */
+  readonly bits?: number;
+  readonly count: number;
+}
+
+/** One XENFEAT_* bit (xen/include/public/features.h) as the guest met it. */
+export interface XenFeatureBit {
+  /** The bit's number over all submaps (submap × 32 + bit). */
+  readonly bit: number;
+  /** features.h's name without the prefix ("writable_page_tables"), or "bit<n>" for an unnamed one. */
+  readonly name: string;
+  /** xenlab offers it (set in what XENVER_get_features answers). */
+  readonly offered: boolean;
+  /** The guest queried the submap holding it and got the answer. */
+  readonly checked: boolean;
+  /** What the kernel's ELF notes say of it: required (`!name` in FEATURES), supported, or nothing. */
+  readonly declared?: 'required' | 'supported';
+}
+
+/** Which XENFEAT bits the guest checked, what it was told, and what its ELF notes declared. */
+export interface XenFeatureCoverage {
+  readonly queries: readonly XenFeatureQuery[];
+  /** Queries beyond the distinct ones kept (the submap index is guest input). */
+  readonly queriesDropped?: number;
+  /** Every named bit of the submaps Xen defines, then any other bit offered, queried or declared. */
+  readonly bits: readonly XenFeatureBit[];
+  /** The kernel's XEN_ELFNOTE_FEATURES / SUPPORTED_FEATURES (submap 0 masks; the FEATURES text as written). */
+  readonly notes?: { readonly required: number; readonly supported: number; readonly text?: string };
+}
+
+/** One XenStore operation of the guest on one path, with its result. */
+export interface XenStoreAccess {
+  /**
+   * The path: the guest's own directory `/local/domain/<domid>/` (or a relative path) as `~/`,
+   * other paths as they are, "" for an operation without one (TRANSACTION_START, ...).
+   */
+  readonly path: string;
+  /** xenstored's message type: READ, WRITE, MKDIR, RM, DIRECTORY, WATCH, ... */
+  readonly op: string;
+  /** "ok", or the error xenstored answered ("ENOENT", "EACCES", ...). */
+  readonly result: string;
+  readonly count: number;
+}
+
+/** Every XenStore path the guest read, wrote, listed, watched or removed, from xenstored's trace. */
+export interface XenStoreCoverage {
+  /** Sorted by path, operation and result. */
+  readonly accesses: readonly XenStoreAccess[];
+  /** Messages beyond the distinct accesses kept: counted, not itemised. */
+  readonly dropped?: number;
+}
+
 export interface GuestRecord {
   /** The profile's name (e.g. "probe-events"). */
   readonly name: string;
@@ -87,6 +146,10 @@ export interface GuestRecord {
   readonly error?: string;
   /** Set when a property-tested check failed: its shrunk, replayable counterexample. */
   readonly counterexample?: Counterexample;
+  /** XENFEAT bits the guest checked (XENVER_get_features) and declared (ELF notes); absent when it did not run. */
+  readonly xenfeat?: XenFeatureCoverage;
+  /** XenStore paths the guest used; absent when it did not run. */
+  readonly xenstore?: XenStoreCoverage;
 }
 
 export interface RunTotals {

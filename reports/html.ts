@@ -2,14 +2,15 @@
  * A self-contained HTML page of a run for people (reports/README.md says what it shows): the
  * summary line; the guest × check matrix (`#matrix`); shrunk counterexamples when the record has
  * any; then per guest its end, its tests, its hypercall coverage (table and an inline SVG bar chart
- * per hypercall family, -ENOSYS highlighted) and its console with the failure point marked
+ * per hypercall family, -ENOSYS highlighted), the XENFEAT bits it checked and declared, the XenStore
+ * paths it used per operation and result, and its console with the failure point marked
  * (`#<guest>-failure`, linked from the matrix). Inline CSS and SVG, no script, no external
  * resource: it opens from a CI artifact as it is, and reads without JavaScript.
  *
  * Everything a guest or a profile wrote is hostile text: it goes through `esc` (HTML special
  * characters, and C0 controls as their visible Unicode pictures), in text and attributes alike.
  */
-import type { GuestRecord, HypercallUsage, RunRecord, TestRecord, TestStatus } from '../harness/record.js';
+import type { GuestRecord, HypercallUsage, RunRecord, TestRecord, TestStatus, XenFeatureCoverage, XenStoreCoverage } from '../harness/record.js';
 
 /** Text safe in element content and in double- or single-quoted attributes. */
 function esc(s: string): string {
@@ -44,6 +45,7 @@ pre{background:#f7f7f7;padding:.6em;overflow:auto;max-height:32em;white-space:pr
 tr.enosys td{background:#fde2e4}.tag{font-size:11px;padding:0 4px;border-radius:3px;background:#b00020;color:#fff;margin-left:.5em}
 mark.failure{background:#ffd24d;outline:2px solid #b00020;display:inline-block;width:100%}
 .chart text{font:11px system-ui,sans-serif;fill:#222}
+td.err{color:#7a5d00}
 `;
 
 /** Each status's class, mark and word: the mark and the word carry it, not only the colour. */
@@ -227,6 +229,65 @@ function usageChart(h: readonly HypercallUsage[]): string {
   return parts.join('');
 }
 
+const hex32 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+const times = (n: number): string => `${n} time${n === 1 ? '' : 's'}`;
+
+/** Names of the set bits of submap `submap`'s word, from the record's bit rows. */
+function bitNames(f: XenFeatureCoverage, submap: number, mask: number): string {
+  const names = f.bits.filter((b) => Math.floor(b.bit / 32) === submap && ((mask >>> b.bit % 32) & 1) === 1).map((b) => b.name);
+  return names.length > 0 ? names.join(', ') : 'none';
+}
+
+/**
+ * XENFEAT: the submaps the guest asked XENVER_get_features for and the answers, what its ELF notes
+ * declare, and a row per feature bit (offered by xenlab, checked by the guest, declared).
+ */
+function xenfeatSection(f: XenFeatureCoverage): string {
+  const checked = f.bits.filter((b) => b.checked).length;
+  const asked =
+    f.queries.length === 0
+      ? 'The guest never asked XENVER_get_features: it checked no XENFEAT bit.'
+      : `XENVER_get_features: ${f.queries
+          .map((q) => `submap ${q.submap} ${times(q.count)}, ${q.result === 'ok' && q.bits !== undefined ? `answered ${hex32(q.bits)} (${esc(bitNames(f, q.submap, q.bits))})` : esc(q.result)}`)
+          .join('; ')}${f.queriesDropped !== undefined ? `; ${f.queriesDropped} more queries of other submaps not itemised` : ''}.`;
+  const n = f.notes;
+  const notes =
+    n === undefined
+      ? ''
+      : n.required === 0 && n.supported === 0 && n.text === undefined
+        ? ' Its ELF notes declare no features.'
+        : ` Its ELF notes declare${n.text !== undefined ? ` FEATURES <code>${esc(n.text)}</code>:` : ''} required ${esc(bitNames(f, 0, n.required))}; supported ${esc(bitNames(f, 0, n.supported))}.`;
+  const rows = f.bits
+    .map(
+      (b) =>
+        `<tr><td class="num">${b.bit}</td><td><code>XENFEAT_${esc(b.name)}</code></td>` +
+        `<td>${b.offered ? 'offered' : '—'}</td><td${b.checked ? ' class="pass"' : ''}>${b.checked ? `${STATUS.pass.mark} checked` : '—'}</td><td>${b.declared ?? '—'}</td></tr>`,
+    )
+    .join('');
+  return (
+    `<h3>XENFEAT (${checked} of ${f.bits.length} bits checked)</h3><p>${asked}${notes}</p>` +
+    `<details><summary>Feature bits (${f.bits.length} rows)</summary><table class="xenfeat"><thead><tr><th>bit</th><th>feature</th><th>xenlab</th><th>the guest</th><th>ELF notes</th></tr></thead><tbody>${rows}</tbody></table></details>`
+  );
+}
+
+/** XenStore: every path the guest used, per operation and result (errors in their own colour). */
+function xenstoreSection(x: XenStoreCoverage): string {
+  const paths = new Set(x.accesses.filter((a) => a.path !== '').map((a) => a.path));
+  const requests = x.accesses.reduce((k, a) => k + a.count, 0) + (x.dropped ?? 0);
+  if (requests === 0) return '<h3>XenStore paths</h3><p>The guest made no XenStore request.</p>';
+  const byOp = new Map<string, number>();
+  for (const a of x.accesses) byOp.set(a.op, (byOp.get(a.op) ?? 0) + a.count);
+  const ops = [...byOp].map(([op, k]) => `${esc(op)} ${k}`).join(', ');
+  const rows = x.accesses
+    .map((a) => `<tr><td><code>${a.path === '' ? '—' : esc(a.path)}</code></td><td>${esc(a.op)}</td><td class="${a.result === 'ok' ? 'pass' : 'err'}">${esc(a.result)}</td><td class="num">${a.count}</td></tr>`)
+    .join('');
+  return (
+    `<h3>XenStore paths (${paths.size} paths, ${requests} requests)</h3>` +
+    `<p>${ops}${x.dropped !== undefined ? `; ${x.dropped} requests beyond the table's limit not itemised` : ''}. <code>~</code> is the guest's own directory, <code>/local/domain/&lt;domid&gt;</code>.</p>` +
+    `<details><summary>Paths, operations and results (${x.accesses.length} rows)</summary><table class="xenstore"><thead><tr><th>path</th><th>operation</th><th>result</th><th>count</th></tr></thead><tbody>${rows}</tbody></table></details>`
+  );
+}
+
 /**
  * The console's line where the guest went wrong: its first `not ok`, else, when the guest failed
  * or ended badly, its last non-empty line (where the run stopped). -1 when there is none.
@@ -275,8 +336,10 @@ function guestSection(g: GuestRecord, id: string): string {
     `<h3>Hypercall coverage (${calls} calls)</h3>`,
     usageChart(g.hypercalls),
     `<details><summary>Hypercalls, sub-ops and results (${g.hypercalls.length} rows)</summary>${usageTable(g.hypercalls)}</details>`,
-    log.html,
   );
+  if (g.xenfeat !== undefined) parts.push(xenfeatSection(g.xenfeat));
+  if (g.xenstore !== undefined) parts.push(xenstoreSection(g.xenstore));
+  parts.push(log.html);
   if (g.xenLog !== '') parts.push(`<details><summary>console_io (Xen's log)</summary><pre>${esc(g.xenLog)}</pre></details>`);
   parts.push('</section>');
   return parts.join('\n');

@@ -34,6 +34,22 @@ function testcase(g: GuestRecord, t: TestRecord): string[] {
   return [open, `      <failure message="${attr(msg)}" type="${t.source}">${cdata(t.detail ?? '')}</failure>`, '    </testcase>'];
 }
 
+/** The guest's XENFEAT and XenStore coverage in brief (report.json and report.html have it all). */
+function coverageProperties(g: GuestRecord): string[] {
+  const out: string[] = [];
+  if (g.xenfeat !== undefined) {
+    const checked = g.xenfeat.bits.filter((b) => b.checked).map((b) => b.name);
+    out.push(`      <property name="xenfeat-queries" value="${attr(g.xenfeat.queries.map((q) => `submap ${q.submap} ${q.result} x${q.count}`).join(', '))}"/>`);
+    out.push(`      <property name="xenfeat-checked" value="${attr(checked.join(' '))}"/>`);
+  }
+  if (g.xenstore !== undefined) {
+    const paths = new Set(g.xenstore.accesses.filter((a) => a.path !== '').map((a) => a.path));
+    out.push(`      <property name="xenstore-requests" value="${g.xenstore.accesses.reduce((k, a) => k + a.count, 0) + (g.xenstore.dropped ?? 0)}"/>`);
+    out.push(`      <property name="xenstore-paths" value="${paths.size}"/>`);
+  }
+  return out;
+}
+
 function suite(g: GuestRecord): string[] {
   const failures = g.tests.filter((t) => t.status === 'fail').length;
   const skipped = g.tests.filter((t) => t.status === 'skip').length;
@@ -48,6 +64,7 @@ function suite(g: GuestRecord): string[] {
     `      <property name="instructions" value="${g.instructions}"/>`,
     `      <property name="guest-ns" value="${g.guestNs}"/>`,
     `      <property name="hypercalls" value="${calls}"/>`,
+    ...coverageProperties(g),
     '    </properties>',
   ];
   if (g.error !== undefined) {

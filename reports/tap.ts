@@ -32,6 +32,21 @@ function testLine(indent: string, n: number, t: TestRecord): string[] {
   return lines;
 }
 
+/** One comment line of the guest's ABI coverage beyond hypercalls (the JSON and HTML reports have it all). */
+function coverageLine(g: GuestRecord): string {
+  const parts: string[] = [];
+  if (g.xenfeat !== undefined) {
+    const asked = g.xenfeat.queries.map((q) => `${q.submap} ${q.result}`);
+    parts.push(`XENFEAT submaps queried: ${asked.length > 0 ? asked.join(', ') : 'none'}`);
+  }
+  if (g.xenstore !== undefined) {
+    const paths = new Set(g.xenstore.accesses.filter((a) => a.path !== '').map((a) => a.path));
+    const msgs = g.xenstore.accesses.reduce((k, a) => k + a.count, 0) + (g.xenstore.dropped ?? 0);
+    parts.push(`XenStore: ${msgs} requests on ${paths.size} paths`);
+  }
+  return parts.join('; ');
+}
+
 function guestLines(g: GuestRecord, n: number): string[] {
   const ind = '    ';
   const out = [`# Subtest: ${description(g.name)}`];
@@ -39,7 +54,10 @@ function guestLines(g: GuestRecord, n: number): string[] {
   if (g.error !== undefined) out.push(`${ind}# error: ${description(g.error)}`);
   out.push(`${ind}1..${g.tests.length}`);
   g.tests.forEach((t, k) => out.push(...testLine(ind, k + 1, t)));
-  out.push(`${g.ok ? 'ok' : 'not ok'} ${n} - ${description(g.name)}`);
+  // A guest that did not run (its fixture missing) is skipped as a whole, with the reason.
+  const notRun = g.end === 'not-run' && g.tests.length > 0 && g.tests.every((t) => t.status === 'skip');
+  out.push(`${g.ok ? 'ok' : 'not ok'} ${n} - ${description(g.name)}${notRun ? ` # SKIP ${description(g.detail)}` : ''}`);
+  if (g.xenfeat !== undefined || g.xenstore !== undefined) out.push(`# ${description(g.name)} coverage: ${coverageLine(g)}`);
   if (!g.ok) out.push(...yamlBlock('', { end: g.end, expected: g.expectedEnd, detail: g.error ?? g.detail }));
   return out;
 }

@@ -56,9 +56,18 @@ export const xenVersion: Handler = (ctx) => {
       const b = new Uint8Array(8);
       if (!ctx.mem.read(ctx.arg(2), b)) return -XEN_EFAULT;
       const dv = new DataView(b.buffer);
-      if (dv.getUint32(0, true) !== 0) return -XEN_EINVAL;
-      dv.setUint32(4, ctx.domain.features >>> 0, true);
-      return ctx.mem.write(ctx.arg(2) + 4, b.subarray(4)) ? 0 : -XEN_EFAULT;
+      const submap = dv.getUint32(0, true);
+      if (submap !== 0) {
+        ctx.domain.stats.recordFeatureQuery(submap, '-EINVAL');
+        return -XEN_EINVAL;
+      }
+      const bits = ctx.domain.features >>> 0;
+      dv.setUint32(4, bits, true);
+      const written = ctx.mem.write(ctx.arg(2) + 4, b.subarray(4));
+      // For reports (which feature bits the guest checked): the submap asked and what it was told.
+      if (written) ctx.domain.stats.recordFeatureQuery(submap, 'ok', bits);
+      else ctx.domain.stats.recordFeatureQuery(submap, '-EFAULT');
+      return written ? 0 : -XEN_EFAULT;
     }
     case V.XENVER_pagesize:
       ctx.subop('XENVER_pagesize');

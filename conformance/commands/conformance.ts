@@ -66,10 +66,13 @@ export default defineCommand<ConformanceCli>({
       profiles = profiles.filter((p) => opts.guest!.includes(p.name));
     } else if (own.length > 0) {
       profiles = own;
-    } else {
-      for (const p of profiles.filter(absent)) io.stderr.write(`xenlab: ${p.name} not run: fixture ${p.fixture} is not cached (npm run fixtures, or --guest ${p.name} to fetch it)\n`);
-      profiles = profiles.filter((p) => !absent(p));
     }
+    // In the default run, a profile whose fixture is not cached is a guest row of one skip with
+    // the reason (counted as skipped, never failed); it stays in the run's profile list, so shards
+    // partition the same list whichever fixtures each machine has cached.
+    const skipAbsent = (opts.guest === undefined || opts.guest.length === 0) && own.length === 0;
+    const skipReason = (p: (typeof BUILTIN_PROFILES)[number]): string | undefined =>
+      skipAbsent && absent(p) ? `fixture missing: ${p.fixture} (run \`npm run fixtures\`)` : undefined;
     let shardInfo;
     if (shard !== undefined) {
       const part = shardOf(profiles, shard);
@@ -82,6 +85,7 @@ export default defineCommand<ConformanceCli>({
       profiles,
       root: packageRoot(),
       version: packageVersion(),
+      skipReason,
       ...(opts.strict === true ? { strict: true } : {}),
       onGuest: ({ index, profile, result }) => {
         if (result === undefined) {
@@ -90,6 +94,10 @@ export default defineCommand<ConformanceCli>({
         }
         if (io.interactive) io.stderr.write('\x1b[2K');
         const passed = result.tests.filter((t) => t.status === 'pass').length;
+        if (result.end === 'not-run') {
+          io.stderr.write(`[${index + 1}/${n}] ${profile.name}: skipped, ${result.detail}; or --guest ${profile.name} to fetch it\n`);
+          return;
+        }
         io.stderr.write(`[${index + 1}/${n}] ${profile.name}: ${result.ok ? 'ok' : 'FAIL'} (${passed}/${result.tests.length}, ${result.end})\n`);
       },
       ...(io.interactive

@@ -146,6 +146,8 @@ export interface BootResult {
   readonly wallMs: number;
   /** Console ring broken, `--strict` observations, restarts. */
   readonly diagnostics: readonly string[];
+  /** The kernel's XENFEAT masks from its ELF notes (FEATURES, SUPPORTED_FEATURES; submap 0), for reports. */
+  readonly kernelFeatures?: { readonly required: number; readonly supported: number; readonly text?: string };
 }
 
 /** Exit status per end (docs/boot.md); 1 and 2 are the CLI's user and usage errors. */
@@ -330,6 +332,7 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
         guestNs,
         wallMs: performance.now() - started,
         diagnostics,
+        kernelFeatures: image.notes.features,
       };
     };
     if (run.reason === 'instruction-limit') return finish('instruction-limit', `instruction limit: ${instructions} instructions retired`);

@@ -12,6 +12,7 @@
  */
 import type { ElfFile } from '../elf.js';
 import { UserError } from '../errors.js';
+import { XENFEAT_NAMES } from '../../abi/public/features.js';
 
 /**
  * XEN_ELFNOTE_* (xen/include/public/elfnote.h). Columns: the note's name, its number, and how
@@ -79,14 +80,6 @@ export const XEN_FEATURE_BITS = {
 } as const satisfies Readonly<Record<string, number>>;
 
 export type XenFeatureName = keyof typeof XEN_FEATURE_BITS;
-
-/** Every XENFEAT_* of submap 0 by bit (xen/include/public/features.h), for display. */
-const XENFEAT_NAMES: readonly string[] = [
-  'writable_page_tables', 'writable_descriptor_tables', 'auto_translated_physmap', 'supervisor_mode_kernel',
-  'pae_pgdir_above_4gb', 'mmu_pt_update_preserve_ad', 'highmem_assist', 'gnttab_map_avail_bits',
-  'hvm_callback_vector', 'hvm_safe_pvclock', 'hvm_pirqs', 'dom0', 'grant_map_identity',
-  'memory_op_vnode_supported', 'ARM_SMCCC_supported', 'linux_rsdp_unrestricted', 'not_direct_mapped', 'direct_mapped',
-];
 
 /** Names of the set bits of a submap-0 feature mask (bits without a name as `bit<n>`). */
 export function featureNames(mask: number): string[] {
