@@ -3,7 +3,8 @@
  * profile of a missing Debian fixture is a guest row of one skip "fixture missing: <fixture> (run
  * `npm run fixtures`)" in every report, the run does not fail, and it stays in the run's profile
  * list, so `--shard i/n` partitions the same list as on a machine with the fixtures (a shard of
- * exactly that profile holds just its skip row). Naming a profile with --guest still fetches.
+ * exactly that profile holds just its skip row) and the shards merge into the unsharded run's
+ * record and TAP.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,16 +45,21 @@ describe('a profile whose fixture is missing', () => {
     });
   }
 
-  it('a shard with probes and a missing fixture: the probes run, the fixture is a skip, in run order', async () => {
-    const k = names.indexOf('grub');
-    // Two shards: grub and the probes at the same position modulo 2.
-    const shard = (k % 2) + 1;
-    const r = await runCli(['conformance', '--shard', `${shard}/2`, '--format', 'json', '--out', join(dir, 'half')], env);
-    const rec = JSON.parse(readFileSync(join(dir, 'half', 'report.json'), 'utf8')) as RunRecord;
-    expect(rec.guests.map((g) => g.name)).toEqual(names.filter((_, j) => j % 2 === shard - 1));
-    const skipped = rec.guests.filter((g) => g.end === 'not-run').map((g) => g.name);
-    expect(skipped).toEqual(['grub', 'linux'].filter((g) => names.indexOf(g) % 2 === shard - 1));
-    expect(r.status).toBe(rec.guests.every((g) => g.ok) ? 0 : 1);
-    expect(rec.totals.skipped).toBeGreaterThanOrEqual(skipped.length);
-  }, 120_000);
+  it('the shards of a run without fixtures merge into what the unsharded run writes, skips in place', async () => {
+    const whole = await runCli(['conformance', '--format', 'json', '--format', 'tap', '--out', join(dir, 'whole')], env);
+    const rec = JSON.parse(readFileSync(join(dir, 'whole', 'report.json'), 'utf8')) as RunRecord;
+    expect(rec.guests.map((g) => g.name)).toEqual(names);
+    expect(rec.guests.filter((g) => g.end === 'not-run').map((g) => g.name)).toEqual(['grub', 'linux']);
+    for (const i of [1, 2, 3]) {
+      const s = await runCli(['conformance', '--shard', `${i}/3`, '--format', 'json', '--out', join(dir, `s${i}`)], env);
+      expect(s.stderr).toContain(`shard ${i}/3: ${names.filter((_, k) => k % 3 === i - 1).length} of ${n} profiles`);
+    }
+    const m = await runCli(['report', 'merge', ...[3, 1, 2].map((i) => join(dir, `s${i}`, 'report.json')), '--format', 'json', '--format', 'tap', '--out', join(dir, 'merged')]);
+    expect(m.status).toBe(whole.status);
+    const noWall = (text: string): unknown => JSON.parse(text, (k, v: unknown) => (k === 'wallMs' ? 0 : v));
+    expect(noWall(readFileSync(join(dir, 'merged', 'report.json'), 'utf8'))).toEqual(noWall(readFileSync(join(dir, 'whole', 'report.json'), 'utf8')));
+    const tap = (d: string): string => readFileSync(join(dir, d, 'results.tap'), 'utf8');
+    expect(tap('merged')).toBe(tap('whole'));
+    expect(tap('whole')).toContain('# SKIP fixture missing: kernel (run `npm run fixtures`)');
+  }, 300_000);
 });
