@@ -165,6 +165,9 @@ async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestReco
         paths.guest(w.domain.id);
         for (const c of checks) c.run.attached?.(w);
       },
+      onSlice: () => {
+        for (const c of checks) c.run.slice?.();
+      },
       onEnded: (w) => {
         for (const c of checks) c.run.ended?.(w);
       },

@@ -26,6 +26,11 @@ export interface CheckRun {
   xenStoreTrace?(line: string): void;
   /** A boot's world, backends attached, before the guest runs (once per boot; restarts boot again). */
   attached?(w: BootWorld): void;
+  /**
+   * After every scheduler slice of a boot (the world `attached` gave): a check samples live state
+   * here, so it must be cheap (rate-limit on the guest clock).
+   */
+  slice?(): void;
   /** The same world once the guest has stopped, before the backends are detached. */
   ended?(w: BootWorld): void;
   /** What the check found, once the run is over. */

@@ -5,7 +5,9 @@
  */
 import type { AbiCheck } from './check.js';
 import { xenbusFrontendStates } from './xenbus.js';
+import { grantsLifecycle } from './grants.js';
+import { evtchnLifecycle } from './evtchn.js';
 
-export const ABI_CHECKS: readonly AbiCheck[] = [xenbusFrontendStates];
+export const ABI_CHECKS: readonly AbiCheck[] = [xenbusFrontendStates, grantsLifecycle, evtchnLifecycle];
 
 export type { AbiCheck, CheckInfo, CheckOutcome, CheckRun } from './check.js';
