@@ -10,7 +10,7 @@ import { Parser } from 'tap-parser';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_PROFILES, type GuestProfile } from '../../conformance/profile.js';
 import { runConformance } from '../../conformance/run.js';
-import { RECORD_VERSION, type RunRecord } from '../../harness/record.js';
+import { RECORD_VERSION, type RunRecord, type TestRecord } from '../../harness/record.js';
 import { ROOT, runCli } from '../support/cli.js';
 import { scratchDir } from '../support/tmp.js';
 import { writeTinyGuest } from '../harness/boot/tiny-guest.js';
@@ -30,6 +30,8 @@ describe('conformance run', () => {
     detail: 'not applicable: the guest drove no XenBus frontend',
     check: { id: 'xenbus.frontend-states', reference: 'xen/include/public/io/xenbus.h (enum xenbus_state)' },
   });
+  // The ABI checks after the first (xenbus.frontend-states) have their own tests; these look at the rest.
+  const firstAbi = (tests: readonly TestRecord[]) => tests.filter((t) => t.check === undefined || t.check.id === 'xenbus.frontend-states');
 
   it('records the guest\'s TAP, the harness checks, how it ended and its hypercalls', async () => {
     const good = writeTinyGuest(dir, 'good', { console: '1..2\nok 1 - first\nok 2 - second\n', end: { shutdown: 0 } });
@@ -45,16 +47,17 @@ describe('conformance run', () => {
     });
     expect(events).toEqual(['0:start', '0:ok', '1:start', '1:fail', '2:start', '2:fail', '3:start', '3:fail', '4:start', '4:fail']);
     const [g, f, c, s, m] = r.guests;
-    expect(g!.tests.map((t) => [t.id, t.status, t.source])).toEqual([[1, 'pass', 'guest'], [2, 'pass', 'guest'], [3, 'pass', 'harness'], [4, 'pass', 'harness'], [5, 'skip', 'harness']]);
+    expect(firstAbi(g!.tests).map((t) => [t.id, t.status, t.source])).toEqual([[1, 'pass', 'guest'], [2, 'pass', 'guest'], [3, 'pass', 'harness'], [4, 'pass', 'harness'], [5, 'skip', 'harness']]);
     // The ABI checks that apply to any guest: one without XenBus frontends skips xenbus.frontend-states, saying why.
     expect(g!.tests[4]).toMatchObject({ check: { id: 'xenbus.frontend-states' }, detail: 'not applicable: the guest drove no XenBus frontend' });
     expect(g!.end).toBe('poweroff');
     expect(g!.hypercalls.some((h) => h.hypercall === 'sched_op' && h.subop === 'SCHEDOP_shutdown')).toBe(true);
     expect(f!.tests[1]).toMatchObject({ status: 'fail', detail: 'got 1\nexpected 2' });
     expect(c!.end).toBe('crash');
-    expect(c!.tests.at(-2)).toMatchObject({ name: 'the domain ended with poweroff', status: 'fail' });
-    expect(c!.tests.at(-2)!.detail).toMatch(/^ended: crash \(/);
-    expect(s!.tests).toEqual([
+    const ended = c!.tests.find((t) => t.name === 'the domain ended with poweroff');
+    expect(ended).toMatchObject({ status: 'fail', source: 'harness' });
+    expect(ended!.detail).toMatch(/^ended: crash \(/);
+    expect(firstAbi(s!.tests)).toEqual([
       { id: 1, name: 'the guest printed a complete TAP stream', status: 'fail', source: 'harness', detail: 'the guest printed no TAP (no plan, no tests)' },
       { id: 2, name: 'the domain ended with poweroff', status: 'pass', source: 'harness' },
       SKIP_XENBUS(3),
@@ -70,8 +73,11 @@ describe('conformance run', () => {
     expect(r.stderr).toContain('[1/2] probe-shutdown-reboot: ok');
     expect(r.stderr).toContain('[2/2] probe-shutdown-crash: ok');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^ok   probe-shutdown-crash +4\/4 passed +crash/m);
-    expect(r.stdout).toMatch(/2 guests, 0 failed; 10 tests: 8 passed, 0 failed, 2 skipped/);
+    expect(r.stdout).toMatch(/^ok   probe-shutdown-crash +(\d+)\/\1 passed +crash/m);
+    const totals = /2 guests, 0 failed; (\d+) tests: (\d+) passed, 0 failed, (\d+) skipped/.exec(r.stdout);
+    expect(totals).not.toBeNull();
+    expect(Number(totals![2]) + Number(totals![3])).toBe(Number(totals![1]));
+    expect(Number(totals![2])).toBeGreaterThanOrEqual(8);
     for (const f of ['results.tap', 'junit.xml', 'report.json', 'report.html']) expect(existsSync(join(out, f))).toBe(true);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(report.version).toBe(RECORD_VERSION);
@@ -86,7 +92,7 @@ describe('conformance run', () => {
   it("passes a profile's console script to the boot: probe-console's self-test answered at its prompts", async () => {
     const out = join(dir, 'out-console');
     const r = await runCli(['conformance', '--guest', 'probe-console', '--out', out, '--format', 'json']);
-    expect(r.stdout).toMatch(/^ok   probe-console +11\/11 passed +poweroff/m);
+    expect(r.stdout).toMatch(/^ok   probe-console +(\d+)\/\1 passed +poweroff/m);
     expect(r.status).toBe(0);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(report.guests[0].console).toContain('# prompt: big\nok 3 - a line of 3000 bytes');
@@ -109,7 +115,7 @@ describe('conformance run', () => {
       root: ROOT,
       version: 'test',
     });
-    expect(r.guests[0]!.tests).toEqual([
+    expect(firstAbi(r.guests[0]!.tests)).toEqual([
       { id: 1, name: 'says hello', status: 'pass', source: 'guest' },
       { id: 2, name: 'shows its prompt', status: 'pass', source: 'guest' },
       { id: 3, name: 'answers', status: 'fail', source: 'guest', detail: 'not seen: domain 1 shut down: SHUTDOWN_poweroff code 0' },
