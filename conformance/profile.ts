@@ -148,9 +148,13 @@ export const BUILTIN_PROFILES: readonly GuestProfile[] = [
   probe('probe-basics', 'xen_version, start_info, P2M/M2P, memory_op, console_io, error codes, first traps'),
   probe('probe-events', 'event channels (IPI, masking, interdomain loopback), VIRQ_TIMER, block, poll, pvclock'),
   probe('probe-traps', 'bounce frames for every exception, iret, user mode and the syscall callback, #NM, segment bases, MSRs, debug registers, I/O ports'),
-  probe('probe-mmu', 'PV MMU: pinning, refused writable mappings of page tables, updates and flushes, M2P, base pointers, LDT'),
+  probe('probe-mmu', 'PV MMU: pinning, refused writable mappings of page tables, updates and flushes, M2P, base pointers, LDT', {
+    notApplicable: { 'pv.strict': "it asks for what Xen must refuse (writable mappings of pinned tables, bad MFNs, bad pins) to test Xen's errors" },
+  }),
   probe('probe-grants', 'grant tables v1/v2: setup, copy with its statuses, status frames, host mappings, unmap_and_replace'),
-  probe('probe-multicall', 'multicall: per-entry results, partial failure, -ENOSYS, nesting refused, bad lists, lazy-MMU batches'),
+  probe('probe-multicall', 'multicall: per-entry results, partial failure, -ENOSYS, nesting refused, bad lists, lazy-MMU batches', {
+    notApplicable: { 'pv.strict': 'its entries with bad arguments (mmu_update command 7, update_va_mapping in Xen\'s area) are refused on purpose, to test per-entry errors' },
+  }),
   probe('probe-frontend', 'a minimal blkfront on xvda: grants, an unbound port, the ring, xenbus states; reads, a write read back, two reads at once; a clean close'),
   probe('probe-console', "the console's input ring: lines typed by a console script, one three times the ring's size, CR, two at once", {
     overrides: ['extra=tap'],

@@ -158,7 +158,8 @@ export class Mmu implements LinearMemory {
   private observing = false;
 
   constructor(
-    private readonly phys: PhysicalMemory,
+    /** The memory the walks read (also for side-effect-free peeks after a `translate`). */
+    readonly phys: PhysicalMemory,
     /**
      * The control registers, read on every walk. Assignable, so that a CPU created with this
      * Mmu as its memory can install itself once it exists.

@@ -25,6 +25,7 @@
  * shadow/translated modes, MMIO and I/O-memory capabilities (no domain has any: the low MiB and
  * frames beyond the pool are MMIO to which access is refused), cache-attribute flipping for MMIO.
  */
+import type { GuestSite } from '../pv/guest-site.js';
 import { XEN_EACCES, XEN_EBUSY, XEN_EINVAL, XEN_EPERM } from '../public/errno.js';
 import { DOMID_IO, DOMID_XEN } from '../public/xen.js';
 import { F_PINNED, F_VALIDATED, F_XEN_HEAP, MachineMemory, PageType } from './machine.js';
@@ -133,6 +134,11 @@ export interface MmuDiagnostic {
   readonly domid: number;
   readonly mfn?: number;
   readonly va?: number;
+  /** Where the guest was (vCPU, RIP, the instruction's bytes), when a vCPU's hypercall or instruction caused it. */
+  readonly site?: GuestSite;
+  /** A refusal (code 'refused'): the hypercall and command, and Xen's error. */
+  readonly op?: string;
+  readonly error?: number;
 }
 
 export interface PageTypesOptions {

@@ -8,6 +8,7 @@ import { CpuidModel } from '../../x86/cpuid.js';
 import { NO_RETURN, type PvHypervisor, PvVcpu } from '../pv/vcpu.js';
 import type { GuestIoPorts } from '../pv/io.js';
 import { ptwrPageFault } from '../pv/ptwr.js';
+import { hypercallSite, siteAt } from '../pv/guest-site.js';
 import * as X from '../public/xen.js';
 import { callbackOp, fpuTaskswitch, iret, nmiOp, setCallbacks, setSegmentBase, setTrapTable, stackSwitch, vmAssist } from '../hypercall/cpu.js';
 import { consoleIo } from '../hypercall/console.js';
@@ -173,13 +174,18 @@ export class Xen implements PvHypervisor, TimeHost {
 
   hypercall(v: PvVcpu, nr: number): number | typeof NO_RETURN {
     const d = this.domainOf(v);
-    return this.table.call(nr, {
-      vcpu: v,
-      domain: d,
-      mem: v.mem,
-      arg: (k) => v.arg(k),
-      argHalves: (k) => v.argHalves(k),
-    });
+    const call = (): number | typeof NO_RETURN =>
+      this.table.call(nr, {
+        vcpu: v,
+        domain: d,
+        mem: v.mem,
+        arg: (k) => v.arg(k),
+        argHalves: (k) => v.argHalves(k),
+      });
+    // `--strict`: the PV MMU's observations say where the guest made the call (its `syscall`, RIP past it now).
+    if (d.mmu?.collecting !== true) return call();
+    const rip = v.cpu.rip - 2;
+    return d.mmu.during(() => hypercallSite(v, rip), call);
   }
 
   /**
@@ -287,7 +293,11 @@ export class Xen implements PvHypervisor, TimeHost {
     const d = this.domainOf(v);
     if (d.mmu === undefined) return false;
     const writablePagetables = (d.vmAssist & (1 << X.VMASST_TYPE_writable_pagetables)) !== 0;
-    return ptwrPageFault(v, { mmu: d.mmu, writablePagetables, running: d.running }, address, errorCode);
+    const mmu = d.mmu;
+    const fix = (): boolean => ptwrPageFault(v, { mmu, writablePagetables, running: d.running }, address, errorCode);
+    if (!mmu.collecting) return fix();
+    const rip = v.cpu.rip;
+    return mmu.during(() => siteAt(v, rip), fix);
   }
 }
 

@@ -21,6 +21,8 @@
  */
 import { hexAddr } from '../../x86/fault.js';
 import type { GuestMemory } from '../layout/memory.js';
+import { errorName } from '../hypercall/errors.js';
+import type { GuestSite } from './guest-site.js';
 import {
   XEN_EACCES,
   XEN_EFAULT,
@@ -30,6 +32,7 @@ import {
   XEN_EPERM,
   XEN_ESRCH,
 } from '../public/errno.js';
+import * as XEN from '../public/xen.js';
 import {
   DOMID_IO,
   DOMID_SELF,
@@ -154,6 +157,16 @@ export interface PvMmuOptions {
 }
 
 const MMU_UPDATE_PREEMPTED = 0x80000000;
+/** `--strict` observations kept per domain; later ones are counted in `droppedDiagnostics`. */
+export const MAX_MMU_DIAGNOSTICS = 512;
+
+/** MMUEXT_* and MMU_* command names by number (xen.h), for refusals. */
+const MMUEXT_NAMES = new Map(Object.entries(XEN).filter(([k, v]) => k.startsWith('MMUEXT_') && typeof v === 'number').map(([k, v]) => [v as number, k]));
+const MMU_CMD_NAMES = ['MMU_NORMAL_PT_UPDATE', 'MMU_MACHPHYS_UPDATE', 'MMU_PT_UPDATE_PRESERVE_AD', 'MMU_PT_UPDATE_NO_TRANSLATE'];
+
+function hex64(lo: number, hi: number): string {
+  return hi >>> 0 === 0 ? `0x${(lo >>> 0).toString(16)}` : `0x${(hi >>> 0).toString(16)}${(lo >>> 0).toString(16).padStart(8, '0')}`;
+}
 /** The largest LDT a guest may set (entries). */
 const MAX_LDT_ENTS = 8192;
 
@@ -190,8 +203,13 @@ export class PvMmu implements PageOwnerPolicy {
   readonly privileged: boolean;
   readonly ioRights: boolean;
   readonly vcpus: VcpuMmuState[];
-  /** `--strict` observations, oldest first (only when created with `strict`). */
+  /** `--strict` observations, oldest first (only when created with `strict`; at most MAX_MMU_DIAGNOSTICS). */
   readonly diagnostics: MmuDiagnostic[] = [];
+  /** Observations beyond MAX_MMU_DIAGNOSTICS, counted only. */
+  droppedDiagnostics = 0;
+  /** Where the running vCPU is (the hypercall or the emulated instruction), while `during` runs; cached once taken. */
+  private site: (() => GuestSite) | undefined = undefined;
+  private siteTaken: GuestSite | undefined = undefined;
 
   private readonly vmAssist: (type: number) => boolean;
   private readonly lookup: (domid: number) => PvMmu | undefined;
@@ -216,8 +234,64 @@ export class PvMmu implements PageOwnerPolicy {
     return this.vmAssist(VMASST_TYPE_m2p_strict);
   }
 
+  /**
+   * Receives every observation as it is made, `--strict` or not (the conformance run's pv.strict
+   * check sets it once the domain is built, so the builder's own work is not the guest's).
+   */
+  observer: ((d: MmuDiagnostic) => void) | undefined = undefined;
+
+  /** Whether observations are made at all (`--strict`, or an observer). */
+  get collecting(): boolean {
+    return this.strict || this.observer !== undefined;
+  }
+
   report(d: MmuDiagnostic): void {
-    if (this.strict) this.diagnostics.push(d);
+    if (!this.collecting) return;
+    const full = this.site !== undefined && d.site === undefined ? { ...d, site: (this.siteTaken ??= this.site()) } : d;
+    this.observer?.(full);
+    if (!this.strict) return;
+    if (this.diagnostics.length >= MAX_MMU_DIAGNOSTICS) this.droppedDiagnostics++;
+    else this.diagnostics.push(full);
+  }
+
+  /**
+   * Runs `f` (a hypercall, a write Xen emulates) with `site` saying where the guest is, for the
+   * observations `f` makes; the site is taken at the first one (its bytes read then), once.
+   */
+  during<T>(site: () => GuestSite, f: () => T): T {
+    const prev = this.site;
+    const prevTaken = this.siteTaken;
+    this.site = site;
+    this.siteTaken = undefined;
+    try {
+      return f();
+    } finally {
+      this.site = prev;
+      this.siteTaken = prevTaken;
+    }
+  }
+
+  /** A batch refused before its first request (the foreign domain named), noted as a refusal. */
+  private refusedBatch(op: string, rc: number, what: string, writesDone: boolean, effects: MmuEffects): MmuResult {
+    this.refused(op, rc, what);
+    return { rc, done: 0, writesDone, effects };
+  }
+
+  /**
+   * `--strict`: an operation Xen refused (`op`: the hypercall and command; `rc`: its error), which
+   * a correct guest never relies on: it asked for something the page-type rules forbid.
+   */
+  refused(op: string, rc: number, what: string, mfn?: number, va?: number): void {
+    if (!this.collecting) return;
+    this.report({
+      code: 'refused',
+      domid: this.domid,
+      op,
+      error: rc,
+      ...(mfn !== undefined ? { mfn } : {}),
+      ...(va !== undefined ? { va } : {}),
+      message: `${op} ${what}: ${errorName(rc)}`,
+    });
   }
 
   /** Grant-mapping entries dropped implicitly since the last `takeImplicitGrantUnmaps` (Xen's #GP). */
@@ -259,13 +333,13 @@ export class PvMmu implements PageOwnerPolicy {
       const id = ptDom - 1;
       if (id !== this.domid) {
         const other = this.lookup(id);
-        if (other === undefined) return { rc: -XEN_ESRCH, done: 0, writesDone: false, effects };
-        if (other.vcpus.length === 0) return { rc: -XEN_EINVAL, done: 0, writesDone: true, effects };
+        if (other === undefined) return this.refusedBatch('mmu_update', -XEN_ESRCH, `page tables of domain ${id}`, false, effects);
+        if (other.vcpus.length === 0) return this.refusedBatch('mmu_update', -XEN_EINVAL, `page tables of domain ${id}, which has no vCPU`, true, effects);
         ptOwner = id;
       }
     }
     const pgOwner = this.pgOwner(foreigndom & 0xffff);
-    if (pgOwner < 0) return { rc: pgOwner, done: 0, writesDone: true, effects };
+    if (pgOwner < 0) return this.refusedBatch('mmu_update', pgOwner, `frames of domain ${foreigndom & 0xffff}`, true, effects);
 
     let rc = 0;
     let i = 0;
@@ -274,6 +348,7 @@ export class PvMmu implements PageOwnerPolicy {
       const req = get(i);
       if (req === undefined) {
         rc = -XEN_EFAULT;
+        this.refused('mmu_update', rc, `(request ${i} unreadable)`);
         break;
       }
       const cmd = req.ptrLo & 7;
@@ -309,7 +384,11 @@ export class PvMmu implements PageOwnerPolicy {
         default:
           rc = -XEN_ENOSYS;
       }
-      if (rc !== 0) break;
+      if (rc !== 0) {
+        const ptr = (req.ptrHi >>> 0) * TWO32 + ((req.ptrLo & ~7) >>> 0);
+        this.refused(`mmu_update ${MMU_CMD_NAMES[cmd] ?? `command ${cmd}`}`, rc, `(request ${i}) ptr 0x${ptr.toString(16)} val ${hex64(req.valLo, req.valHi)}`, Math.floor(ptr / 4096));
+        break;
+      }
     }
     // An L2-L4 change is flushed on every vCPU of the page tables' owner (flush_linear_pt); L1
     // changes are the guest's to flush.
@@ -360,7 +439,7 @@ export class PvMmu implements PageOwnerPolicy {
     v.setUint32(index * 8, req.valLo >>> 0, true);
     v.setUint32(index * 8 + 4, req.valHi >>> 0, true);
     this.types.mem.markDirty(mfn);
-    if (this.strict) {
+    if (this.collecting) {
       this.report({
         code: 'mmu-update-plain-write',
         domid: this.domid,
@@ -447,9 +526,9 @@ export class PvMmu implements PageOwnerPolicy {
     const get = typeof ops === 'function' ? ops : (i: number) => ops[i];
     const n = count ?? (typeof ops === 'function' ? 0 : ops.length);
     const pgOwner = this.pgOwner(foreigndom & 0xffff);
-    if (pgOwner < 0) return { rc: pgOwner, done: 0, writesDone: false, effects };
+    if (pgOwner < 0) return this.refusedBatch('mmuext_op', pgOwner, `frames of domain ${foreigndom & 0xffff}`, false, effects);
     const xsm = this.xsmTarget(pgOwner);
-    if (xsm !== 0) return { rc: xsm, done: 0, writesDone: false, effects };
+    if (xsm !== 0) return this.refusedBatch('mmuext_op', xsm, `frames of domain ${foreigndom & 0xffff}`, false, effects);
 
     let rc = 0;
     let i = 0;
@@ -457,10 +536,15 @@ export class PvMmu implements PageOwnerPolicy {
       const op = get(i);
       if (op === undefined) {
         rc = -XEN_EFAULT;
+        this.refused('mmuext_op', rc, `(op ${i} unreadable)`);
         break;
       }
       rc = this.extOne(vcpu, op, pgOwner, effects, mem);
-      if (rc !== 0) break;
+      if (rc !== 0) {
+        const arg1 = op.arg1 < 0 ? hexAddr(op.arg1) : `0x${op.arg1.toString(16)}`;
+        this.refused(`mmuext_op ${MMUEXT_NAMES.get(op.cmd) ?? `command ${op.cmd}`}`, rc, `(op ${i}) arg1 ${arg1}`, arg1IsAddress(op.cmd) ? undefined : op.arg1, arg1IsAddress(op.cmd) ? op.arg1 : undefined);
+        break;
+      }
     }
     return { rc, done: i, writesDone: true, effects };
   }
@@ -621,7 +705,7 @@ export class PvMmu implements PageOwnerPolicy {
     }
     const rc = t.getPageAndType(mfn, PageType.L4, this.domid);
     if (rc !== 0) return rc;
-    if (this.strict && !t.isPinned(mfn)) {
+    if (this.collecting && !t.isPinned(mfn)) {
       this.report({
         code: 'unpinned-baseptr',
         domid: this.domid,
@@ -693,7 +777,9 @@ export class PvMmu implements PageOwnerPolicy {
    * update, as Xen). No flush when the update fails.
    */
   updateVaMapping(vcpu: number, va: number, lo: number, hi: number, flags: number, mem?: GuestMemory): { rc: number; effects: MmuEffects } {
-    return this.doUpdateVaMapping(vcpu, va, lo, hi, flags, this.domid, mem);
+    const r = this.doUpdateVaMapping(vcpu, va, lo, hi, flags, this.domid, mem);
+    if (r.rc !== 0) this.refused('update_va_mapping', r.rc, `${hexAddr(va)} := ${hex64(lo, hi)} (flags 0x${(flags >>> 0).toString(16)})`, undefined, va);
+    return r;
   }
 
   /**
@@ -703,8 +789,9 @@ export class PvMmu implements PageOwnerPolicy {
    */
   updateVaMappingOtherdomain(vcpu: number, va: number, lo: number, hi: number, flags: number, domid: number, mem?: GuestMemory): { rc: number; effects: MmuEffects } {
     const pgOwner = this.pgOwner(domid & 0xffff);
-    if (pgOwner < 0) return { rc: pgOwner, effects: emptyEffects() };
-    return this.doUpdateVaMapping(vcpu, va, lo, hi, flags, pgOwner, mem);
+    const r = pgOwner < 0 ? { rc: pgOwner, effects: emptyEffects() } : this.doUpdateVaMapping(vcpu, va, lo, hi, flags, pgOwner, mem);
+    if (r.rc !== 0) this.refused('update_va_mapping_otherdomain', r.rc, `${hexAddr(va)} := ${hex64(lo, hi)} of domain ${domid & 0xffff}`, undefined, va);
+    return r;
   }
 
   private doUpdateVaMapping(vcpu: number, va: number, lo: number, hi: number, flags: number, pgOwner: number, mem: GuestMemory | undefined): { rc: number; effects: MmuEffects } {
@@ -727,7 +814,7 @@ export class PvMmu implements PageOwnerPolicy {
 
     const type = flags & UVMF_FLUSHTYPE_MASK;
     const sel = flags - type;
-    if (this.strict && type === 0 && (olo & _PAGE_PRESENT) !== 0) {
+    if (this.collecting && type === 0 && (olo & _PAGE_PRESENT) !== 0) {
       const nlo = v.getUint32(l1.index * 8, true);
       const nhi = v.getUint32(l1.index * 8 + 4, true);
       const downgraded = (nlo & _PAGE_PRESENT) === 0 || pteMfn(olo, ohi) !== pteMfn(nlo, nhi) || ((olo & _PAGE_RW) !== 0 && (nlo & _PAGE_RW) === 0);

@@ -27,6 +27,7 @@ import { XEN_ENODEV } from '../public/errno.js';
 import { DR6_BS, DR6_DEFAULT, DR7_DEFAULT, getDebugreg, setDebugreg } from './debugreg.js';
 import { GuestVirtualMemory } from './guest-memory.js';
 import { emulatePortIo, type GuestIoPorts, ioplOk, isPortIo } from './io.js';
+import { siteAt, type GuestSite } from './guest-site.js';
 
 /** Xen's flat selectors for PV64 guests (reference §3.2). */
 export const FLAT_KERNEL_CS64 = 0xe033;
@@ -53,6 +54,16 @@ const XEN_GDT: ReadonlyMap<number, readonly [number, number]> = new Map([
 /** Trap-table flags (xen.h trap_info.flags): bits 1:0 DPL, bit 2 mask events on entry. */
 const TI_MASK_EVENTS = 4;
 
+
+/** Kinds of emulated instruction a vCPU keeps apart (`PvVcpu.emulated`); later kinds are counted as MORE_KINDS. */
+export const MAX_EMULATED_KINDS = 64;
+export const MORE_KINDS = 'other kinds';
+
+/** One kind of privileged instruction Xen emulated for the guest kernel: how often, and the first one. */
+export interface EmulatedKind {
+  count: number;
+  readonly first: GuestSite;
+}
 
 /** VGCF_in_syscall: the iret hypercall returns as SYSRET would (RCX/R11 not restored). */
 export const VGCF_IN_SYSCALL = 0x100;
@@ -156,6 +167,14 @@ export class PvVcpu {
   vcpuInfo: VcpuInfoRef | undefined = undefined;
   /** The reason the domain was crashed by this vCPU, if it was. */
   crashed: string | undefined = undefined;
+  /**
+   * The privileged instructions Xen emulated for the guest kernel (trap-and-emulate after a #GP,
+   * and a CPUID without the forced-emulation prefix, which Xen's CPUID faulting emulates), by
+   * kind (`rdmsr 0xc0000080`, `out port 0x70`, `mov to %cr4` ...), in the order first seen. Host
+   * bookkeeping for the conformance run (docs/conformance.md, pv.strict): not saved, not
+   * guest-visible.
+   */
+  readonly emulated = new Map<string, EmulatedKind>();
 
   constructor(
     readonly id: number,
@@ -170,7 +189,10 @@ export class PvVcpu {
       },
       syscall: () => this.onSyscall(),
       rdtsc: () => this.hv.rdtsc(this),
-      cpuid: (_c, leaf, sub) => this.hv.cpuid(this, leaf, sub),
+      cpuid: (c, leaf, sub) => {
+        if (this.kernelMode) this.noteEmulated('cpuid (no forced-emulation prefix)', c.rip - 2);
+        return this.hv.cpuid(this, leaf, sub);
+      },
       pendingInterrupt: () => (this.upcallDeliverable() ? 0 : -1),
       acknowledgeInterrupt: () => {
         this.deliverUpcall();
@@ -565,8 +587,11 @@ export class PvVcpu {
     }
     const tf = (c.getFlags() & 0x100) !== 0;
     const bp = { match: 0 };
+    const rip = c.rip;
+    const kind = this.kernelMode ? emulatedKind(i, c) : undefined;
     const r = isPortIo(i) ? emulatePortIo(this, i, bp) : this.emulateOther(i);
     if (r === 'refused') return false;
+    if (kind !== undefined && r === 'done') this.noteEmulated(kind, rip);
     if (r === 'raised') return true;
     if ((c.getFlags() & 0x10000) !== 0) c.setFlags(c.getFlags() & ~0x10000);
     const match = bp.match | (tf ? DR6_BS : 0);
@@ -575,6 +600,14 @@ export class PvVcpu {
       this.deliverTrap(DB, -1);
     }
     return true;
+  }
+
+  /** Counts one emulated instruction of `kind` at `rip` (its bytes kept for the first of each kind). */
+  noteEmulated(kind: string, rip: number): void {
+    let k = this.emulated.get(kind);
+    if (k === undefined && this.emulated.size >= MAX_EMULATED_KINDS) k = this.emulated.get((kind = MORE_KINDS));
+    if (k === undefined) this.emulated.set(kind, { count: 1, first: siteAt(this, rip) });
+    else k.count++;
   }
 
   /** Everything but port I/O: RIP past the instruction when done. */
@@ -655,6 +688,25 @@ export class PvVcpu {
     c.rip += i.len;
     return 'done';
   }
+}
+
+/**
+ * What an emulated instruction is, for `PvVcpu.emulated`: the mnemonic with the MSR, control
+ * register or port it names (the port of a DX form as DX holds it before the emulation).
+ */
+function emulatedKind(i: Insn, c: Cpu): string {
+  const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
+  const name = i.row.name;
+  if (isPortIo(i)) {
+    const dx = i.opcode >= 0xec || i.opcode <= 0x6f;
+    return `${i.row.mnemonic} port ${hex(dx ? c.reg32(2) & 0xffff : i.imm & 0xff)}`;
+  }
+  if (name === 'rdmsr' || name === 'wrmsr') return `${name} ${hex(c.reg32(1))}`;
+  if (name === 'mov_Ry_Cy') return `mov from %cr${i.reg}`;
+  if (name === 'mov_Cy_Ry') return `mov to %cr${i.reg}`;
+  if (name === 'mov_Ry_Dy') return `mov from %db${i.reg}`;
+  if (name === 'mov_Dy_Ry') return `mov to %db${i.reg}`;
+  return i.row.mnemonic;
 }
 
 /** A 64-bit register value as its [low, high] 32-bit halves. */

@@ -5,9 +5,10 @@
  */
 import type { AbiCheck } from './check.js';
 import { xenbusFrontendStates } from './xenbus.js';
+import { pvStrict } from './pv-mmu.js';
 import { grantsLifecycle } from './grants.js';
 import { evtchnLifecycle } from './evtchn.js';
 
-export const ABI_CHECKS: readonly AbiCheck[] = [xenbusFrontendStates, grantsLifecycle, evtchnLifecycle];
+export const ABI_CHECKS: readonly AbiCheck[] = [xenbusFrontendStates, grantsLifecycle, evtchnLifecycle, pvStrict];
 
 export type { AbiCheck, CheckInfo, CheckOutcome, CheckRun } from './check.js';
