@@ -4,11 +4,12 @@
  * this folder exporting an AbiCheck; adding one here is all it takes to run it.
  */
 import type { AbiCheck } from './check.js';
+import { ringProtocol } from './rings.js';
 import { xenbusFrontendStates } from './xenbus.js';
 import { pvStrict } from './pv-mmu.js';
 import { grantsLifecycle } from './grants.js';
 import { evtchnLifecycle } from './evtchn.js';
 
-export const ABI_CHECKS: readonly AbiCheck[] = [xenbusFrontendStates, grantsLifecycle, evtchnLifecycle, pvStrict];
+export const ABI_CHECKS: readonly AbiCheck[] = [xenbusFrontendStates, ringProtocol, grantsLifecycle, evtchnLifecycle, pvStrict];
 
 export type { AbiCheck, CheckInfo, CheckOutcome, CheckRun } from './check.js';

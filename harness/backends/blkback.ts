@@ -51,6 +51,7 @@ import { GNTST_okay } from '../../abi/public/grant-table.js';
 import type { Arch } from '../../abi/layout/schema.js';
 import { SECTOR_SIZE, type DiskImage } from './disk-image.js';
 import { BackRing, PagedBytes } from './ring.js';
+import { ioRing, type ObservedRing, type RingObserver } from './ring-observer.js';
 
 const PAGE = 4096;
 /** 512-byte sectors in a page: a segment's last_sect must stay below this. */
@@ -198,6 +199,8 @@ interface Connected {
   readonly ringMaps: readonly HostMapping[];
   readonly hostPort: number;
   readonly persistent: boolean;
+  /** The ring as a RingObserver sees it. */
+  readonly observed: ObservedRing;
 }
 
 /** BLKIF_RSP_* by name, for diagnostics. */
@@ -213,6 +216,8 @@ export class Blkback {
   droppedDiagnostics = 0;
   readonly stats: BlkbackStats = { reads: 0, writes: 0, flushes: 0, discards: 0, errors: 0, eopnotsupp: 0, sectorsRead: 0, sectorsWritten: 0, kicks: 0, notifies: 0 };
   private conn: Connected | undefined = undefined;
+  /** Sees notifications, looks at the ring, request ids (conformance/checks/rings.ts); none: no cost. */
+  private ringObserver: RingObserver | undefined = undefined;
   /** Persistent grants of this connection: gref → mapping (writable). */
   private readonly persistentGrants = new Map<number, HostMapping>();
   private running = false;
@@ -241,6 +246,17 @@ export class Blkback {
   /** The protocol of the current connection. */
   get protocol(): BlkifProtocol | undefined {
     return this.conn?.protocol;
+  }
+
+  /** Sets (or, undefined, removes) the ring observer; a ring already connected is reported to it at once. */
+  observeRings(o: RingObserver | undefined): void {
+    this.ringObserver = o;
+    if (o !== undefined && this.conn !== undefined) o.connected([this.conn.observed]);
+  }
+
+  private observeResponse(c: Connected, rsp: Uint8Array): void {
+    const o = this.ringObserver;
+    if (o !== undefined && rsp.length >= c.abi.rspId + 8) o.response(c.observed, new DataView(rsp.buffer, rsp.byteOffset).getBigUint64(c.abi.rspId, true).toString());
   }
 
   /** Grants this backend holds mapped now (ring pages and persistent grants). */
@@ -285,10 +301,13 @@ export class Blkback {
     if (hostPort < 0) return undo(`binding event-channel ${c.port} of domain ${this.o.frontend} failed: error ${-hostPort}`);
     const abi = ABIS[protocol];
     const ring = new BackRing(new PagedBytes(maps.map((m) => m.view)), abi.slot);
-    this.conn = { abi, protocol, ring, ringMaps: maps, hostPort, persistent: this.persistent && c.persistent === true };
+    const observed = ioRing(`vbd ${this.o.devid ?? 0} ring`, ring.size, ring.bytes);
+    this.conn = { abi, protocol, ring, ringMaps: maps, hostPort, persistent: this.persistent && c.persistent === true, observed };
+    this.ringObserver?.connected([observed]);
     this.broken = undefined;
     this.o.events.listen(hostPort, () => {
       this.stats.kicks++;
+      this.ringObserver?.notified([observed]);
       this.kick();
     });
     // Requests queued before we bound (the frontend may have notified an unbound port).
@@ -303,6 +322,7 @@ export class Blkback {
   disconnect(): void {
     const c = this.conn;
     if (c === undefined) return;
+    this.ringObserver?.disconnected([c.observed]);
     this.conn = undefined;
     this.o.events.listen(c.hostPort, () => {});
     this.o.events.host.close(c.hostPort);
@@ -323,6 +343,7 @@ export class Blkback {
       this.again = true;
       return;
     }
+    if (this.ringObserver !== undefined && this.conn !== undefined) this.ringObserver.looked([this.conn.observed]);
     this.running = true;
     try {
       do {
@@ -359,6 +380,7 @@ export class Blkback {
     while (rc !== rp) {
       if (ring.consOverflow(rc)) break;
       const req = ring.copyRequest(rc, c.abi.reqBytes);
+      if (this.ringObserver !== undefined) this.ringObserver.request(c.observed, new DataView(req.buffer).getBigUint64(c.abi.id, true).toString());
       rc = (rc + 1) >>> 0;
       ring.reqCons = rc;
       this.dispatch(c, new DataView(req.buffer));
@@ -398,6 +420,7 @@ export class Blkback {
     dv.setInt16(a.rspStatus, status, true);
     if (status === BLKIF_RSP_ERROR) this.stats.errors++;
     if (status === BLKIF_RSP_EOPNOTSUPP) this.stats.eopnotsupp++;
+    this.observeResponse(c, rsp);
     c.ring.putResponse(rsp);
     if (c.ring.pushResponses()) {
       this.stats.notifies++;

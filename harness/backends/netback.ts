@@ -58,6 +58,7 @@ import {
   XEN_NETIF_NR_SLOTS_MIN,
 } from '../../abi/public/io/netif.js';
 import { BackRing, PagedBytes } from './ring.js';
+import { ioRing, type ObservedRing, type RingObserver } from './ring-observer.js';
 
 const PAGE = 4096;
 export const ETH_HLEN = 14;
@@ -157,6 +158,8 @@ interface Connected {
   readonly txPort: number;
   readonly rxPort: number;
   readonly sg: boolean;
+  /** The tx and rx rings as a RingObserver sees them. */
+  readonly observed: readonly [ObservedRing, ObservedRing];
 }
 
 export class Netback {
@@ -166,6 +169,8 @@ export class Netback {
   droppedDiagnostics = 0;
   readonly stats: NetbackStats = { txPackets: 0, txBytes: 0, txErrors: 0, rxPackets: 0, rxBytes: 0, rxErrors: 0, rxDropped: 0, kicks: 0, notifies: 0 };
   private conn: Connected | undefined = undefined;
+  /** Sees notifications and looks at the rings (conformance/checks/rings.ts); none: no cost. */
+  private ringObserver: RingObserver | undefined = undefined;
   private readonly rxQueue: NetFrame[] = [];
   private running = false;
   private again = false;
@@ -177,6 +182,12 @@ export class Netback {
 
   get connected(): boolean {
     return this.conn !== undefined;
+  }
+
+  /** Sets (or, undefined, removes) the ring observer; rings already connected are reported to it at once. */
+  observeRings(o: RingObserver | undefined): void {
+    this.ringObserver = o;
+    if (o !== undefined && this.conn !== undefined) o.connected(this.conn.observed);
   }
 
   /** Frames waiting for rx buffers. */
@@ -217,20 +228,26 @@ export class Netback {
     }
     const txPort = ports[0] as number;
     const rxPort = ports[1] ?? txPort;
+    const tx = new BackRing(new PagedBytes([(maps[0] as HostMapping).view]), TX_SLOT);
+    const rx = new BackRing(new PagedBytes([(maps[1] as HostMapping).view]), RX_SLOT);
     const conn: Connected = {
-      tx: new BackRing(new PagedBytes([(maps[0] as HostMapping).view]), TX_SLOT),
-      rx: new BackRing(new PagedBytes([(maps[1] as HostMapping).view]), RX_SLOT),
+      tx,
+      rx,
       maps,
       ports,
       txPort,
       rxPort,
       sg: c.sg === true,
+      observed: [ioRing(`vif ${this.o.devid ?? 0} tx`, tx.size, tx.bytes), ioRing(`vif ${this.o.devid ?? 0} rx`, rx.size, rx.bytes)],
     };
     this.conn = conn;
     this.broken = undefined;
+    this.ringObserver?.connected(conn.observed);
     for (const p of ports) {
       this.o.events.listen(p, () => {
         this.stats.kicks++;
+        // One channel: both rings; split: the tx port for tx, the rx port for rx.
+        this.ringObserver?.notified(txPort === rxPort ? conn.observed : [conn.observed[p === txPort ? 0 : 1]]);
         this.kick();
       });
     }
@@ -247,6 +264,7 @@ export class Netback {
   disconnect(): void {
     const c = this.conn;
     if (c === undefined) return;
+    this.ringObserver?.disconnected(c.observed);
     this.conn = undefined;
     this.rxQueue.length = 0;
     for (const p of c.ports) {
@@ -276,6 +294,7 @@ export class Netback {
       this.again = true;
       return;
     }
+    if (this.ringObserver !== undefined && this.conn !== undefined) this.ringObserver.looked(this.conn.observed);
     this.running = true;
     try {
       do {
