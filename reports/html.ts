@@ -312,6 +312,16 @@ function consoleLog(g: GuestRecord, id: string): { html: string; marked: boolean
 
 function guestSection(g: GuestRecord, id: string): string {
   const failed = g.tests.filter((t) => t.status === 'fail');
+  // A guest that did not run (its fixture missing): its reason, nothing to show of a run.
+  if (g.end === 'not-run' && g.tests.every((t) => t.status === 'skip')) {
+    return [
+      `<section class="guest" id="${id}">`,
+      `<h2 class="skip">${STATUS.skip.mark} ${esc(g.name)}</h2>`,
+      `<p>${esc(g.description)}</p>`,
+      `<p class="skip">Not run: ${esc(g.detail)}. Config <code>${esc(g.config)}</code>.</p>`,
+      '</section>',
+    ].join('\n');
+  }
   const ordered = [...failed, ...g.tests.filter((t) => t.status !== 'fail')];
   const calls = g.hypercalls.reduce((n, h) => n + h.count, 0);
   const log = consoleLog(g, id);

@@ -123,6 +123,9 @@ describe('a guest not run because its fixture is missing', () => {
 
   it('shows as skipped in the HTML matrix, JUnit <skipped> and TAP # SKIP', () => {
     const h = RENDERERS.html.render(r);
+    const section = /<section class="guest" id="grub">[\s\S]*?<\/section>/.exec(h)![0];
+    expect(section).toContain('<p class="skip">Not run: fixture missing: grub-xen (run `npm run fixtures`). Config <code>fixtures/configs/grub.cfg</code>.</p>');
+    expect(section).not.toContain('Hypercall coverage');
     expect(h).toContain('<td class="res skip" title="fixture missing: grub-xen (run `npm run fixtures`)">↷ skipped: fixture missing: grub-xen (run `npm run fixtures`)</td>');
     const x = RENDERERS.junit.render(r);
     expect(x).toContain('<testsuite name="grub" tests="1" failures="0" errors="0" skipped="1"');
