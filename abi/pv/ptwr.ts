@@ -159,7 +159,7 @@ class Ptwr {
     const rc = this.mmu.modL1Entry(this.l1mfn, index, nlo, nhi, false, this.mmu.domid, this.mmu.domid);
     if (rc !== 0) {
       // `--strict`: the write to the page table is refused; the guest gets its #PF.
-      this.mmu.refused('write to an L1 page table (writable page tables)', rc, `entry ${index} of frame 0x${this.l1mfn.toString(16)} := 0x${nhi.toString(16)}${nlo.toString(16).padStart(8, '0')}`, this.l1mfn, la);
+      this.mmu.refused('write to an L1 page table (writable page tables)', rc, `entry ${index} of frame 0x${this.l1mfn.toString(16)} := 0x${((BigInt(nhi >>> 0) << 32n) | BigInt(nlo >>> 0)).toString(16)}`, this.l1mfn, la);
     }
     return rc === 0;
   }

@@ -118,7 +118,7 @@ describe('pv.strict observations', () => {
 describe('pv.strict in a conformance run', () => {
   const pvStrict = (g: { tests: readonly { check?: { id: string }; status: string; detail?: string }[] }) => g.tests.find((t) => t.check?.id === 'pv.strict');
 
-  it("catches probe-mmu's naive port (mmu=naive): the refused writable mapping of its L1 and the emulated RTC ports, with RIP, disassembly and function", async () => {
+  it("catches probe-mmu's naive port (mmu=naive): the refused writable mapping of its L1, its refused direct store into the L1, the emulated RTC ports, with RIP, disassembly and function", async () => {
     const r = await runConformance({
       profiles: [{ name: 'naive-mmu', description: 'probe-mmu mmu=naive: a deliberately broken port', config: `${PROBE_CONFIGS}probe-mmu.cfg`, overrides: ['extra=mmu=naive'], expectEnd: 'poweroff', timeoutSeconds: 5 }],
       root: ROOT,
@@ -132,7 +132,10 @@ describe('pv.strict in a conformance run', () => {
     expect(lines[0]).toMatch(
       /^refused: update_va_mapping 0xffffffff8001[0-9a-f]000 := 0x[0-9a-f]+063 \(flags 0x2\): -EBUSY — vcpu 0 rip 0xffffffff800011c8 <hypercall_page\+0x1c8>: syscall, called from 0xffffffff8000[0-9a-f]{4} <naive_map_writable\+0x[0-9a-f]+>: call +ffffffff800011c0 <hypercall_page\+0x1c0>$/,
     );
-    expect(lines.slice(1)).toEqual([
+    expect(lines[1]).toMatch(
+      /^refused: write to an L1 page table \(writable page tables\) entry 1 of frame 0x[0-9a-f]+ := 0x[0-9a-f]+063: -EBUSY — vcpu 0 rip 0xffffffff8000[0-9a-f]{4} <naive_set_pte\+0x[0-9a-f]+>: mov +%rax,\(%r[a-z0-9]+\)$/,
+    );
+    expect(lines.slice(2)).toEqual([
       'privileged instructions the guest kernel relied on Xen to emulate (legal, each a trap):',
       expect.stringMatching(/^ {2}out port 0x70: 1 time, first vcpu 0 rip 0xffffffff8000[0-9a-f]{4} <naive_read_rtc\+0x[0-9a-f]+>: out +%al,\$0x70$/),
       expect.stringMatching(/^ {2}in port 0x71: 1 time, first vcpu 0 rip 0xffffffff8000[0-9a-f]{4} <naive_read_rtc\+0x[0-9a-f]+>: in +\$0x71,%al$/),
