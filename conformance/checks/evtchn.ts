@@ -173,6 +173,7 @@ export class EvtchnObserver {
     this.endOfBoot(w);
     // The next boot's trace (the toolstack's writes come before `attached`) starts afresh.
     this.tracker.reset();
+    this.world = undefined;
   }
 
   private endOfBoot(w: BootWorld): void {

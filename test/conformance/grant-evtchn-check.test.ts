@@ -320,4 +320,10 @@ describe('grants.lifecycle and evtchn.lifecycle in a conformance run (probe-fron
     expect(evtchn!.detail).toMatch(/^d1 vbd\/51712: port \d+ \(event-channel\) is still unbound for d0 after the frontend closed$/);
     expect(grants).toMatchObject({ status: 'pass' });
   });
+
+  it('leak=grant,port: nothing released and the domain ends at once — the same as Linux at poweroff, so left to the domain end (passes, noted)', async () => {
+    const { grants, evtchn } = await run('leak=grant,port');
+    expect(grants).toMatchObject({ status: 'pass', detail: "d1 vbd/51712 closed and left its grants to the domain's end" });
+    expect(evtchn).toMatchObject({ status: 'pass', detail: "d1 vbd/51712 closed and left its ports to the domain's end" });
+  });
 });
