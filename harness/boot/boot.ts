@@ -49,6 +49,7 @@ import { attachDisks, detachDisks, finishDisks, openDisks, type DiskWrites } fro
 import { attachVifs, detachVifs, VirtualNetwork, type AttachedVif } from './vifs.js';
 import type { VbdBackend } from '../backends/blkback-xenbus.js';
 import { nodeHostClock } from './host-clock.js';
+import { strictDiagnostic } from '../guest-site-text.js';
 
 export { loadXlConfig, parseXlConfig, type DomainConfig } from '../toolstack/xl-cfg.js';
 
@@ -316,7 +317,7 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     for (const m of xs.daemon.diagnostics) diagnostics.push(m);
     diagnostics.push(...detachDisks(vbds));
     diagnostics.push(...detachVifs(nics, xs));
-    for (const m of d.mmu?.diagnostics ?? []) diagnostics.push(`strict: ${m.code}: ${m.message}`);
+    for (const m of d.mmu?.diagnostics ?? []) diagnostics.push(strictDiagnostic(m));
 
     const finish = (end: BootEnd, detail: string): BootResult => {
       finishDisks(disks, o.diskExportDir);

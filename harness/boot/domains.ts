@@ -61,6 +61,7 @@ import {
 import { ConsoleSession } from './console-session.js';
 import { attachDisks, detachDisks, finishDisks, openDisks, type DiskWrites, type OpenDisk } from './disks.js';
 import { nodeHostClock } from './host-clock.js';
+import { strictDiagnostic } from '../guest-site-text.js';
 import { attachVifs, detachVifs, VirtualNetwork, type AttachedVif } from './vifs.js';
 
 /**
@@ -380,7 +381,7 @@ export async function bootDomains(o: BootDomainsOptions): Promise<BootDomainsRes
     if (s.session.logFailure !== undefined && !s.diagnostics.includes(s.session.logFailure)) s.diagnostics.push(s.session.logFailure);
     s.diagnostics.push(...detachDisks(b.vbds));
     s.diagnostics.push(...detachVifs(b.nics, xs));
-    for (const m of b.d.mmu?.diagnostics ?? []) s.diagnostics.push(`strict: ${m.code}: ${m.message}`);
+    for (const m of b.d.mmu?.diagnostics ?? []) s.diagnostics.push(strictDiagnostic(m));
   };
 
   /**

@@ -33,6 +33,10 @@ describe('PV MMU observation sites', () => {
     expect(c.before[11]).toBe(0xe8);
     const rel = new DataView(c.before.buffer, c.before.byteOffset + 12, 4).getInt32(0, true);
     expect(c.ret + rel).toBe(HYPERCALL_PAGE + 14 * 32);
+    // The diagnostic line `xenlab boot --strict` prints: the site without symbols.
+    expect(r.diagnostics).toContainEqual(
+      expect.stringMatching(/^strict: refused: update_va_mapping 0x[0-9a-f]+ := 0x[0-9a-f]+ \(flags 0x2\): -EBUSY — vcpu 0 rip 0xffffffff800011c8: syscall, called from 0xffffffff8000[0-9a-f]{4}: call +ffffffff800011c0$/),
+    );
     // probe-mmu reads CR3 three times (MOV from CR3, emulated after its #GP).
     expect(r.domain.vcpus[0]!.emulated.get('mov from %cr3')).toMatchObject({ count: 3, first: { vcpu: 0, bytes: expect.any(Uint8Array) } });
   });
