@@ -1,6 +1,6 @@
 /**
  * Check `ring.protocol`: the guest's side of its shared rings (xen/include/public/io/ring.h,
- * io/console.h; docs/conformance.md), as xenlab's event-driven backends see it. The backends
+ * io/console.h, io/xs_wire.h; docs/conformance.md), as xenlab's event-driven backends see it. The backends
  * (harness/backends/ring-observer.ts) show the check every notification from the frontend, every
  * time they look at a ring's shared indices, the request ids they take and answer, and each
  * ring's last reading before they unmap it; at the end of the run each ring still connected is
@@ -18,7 +18,10 @@
  *    more than 2048 bytes ahead of out_cons, and every move must be followed by a notification
  *    (the console has no event index: xenconsoled drains only when told); in_cons never moves
  *    backwards nor passes in_prod (a notification after taking input is welcome, not required).
- *  - the XenStore ring is not followed here (xenstored checks its indices itself).
+ *  - the XenStore ring (`xenstore req`, `xenstore rsp`, io/xs_wire.h): as the console: req_prod
+ *    never backwards nor more than 1024 bytes ahead of req_cons, every move followed by a
+ *    notification (xenstored reads the ring when notified); rsp_cons never backwards nor past
+ *    rsp_prod.
  *
  * Times are guest time when the backend saw the move (its next look, or the last reading).
  *
@@ -171,7 +174,11 @@ export class RingProtocolObserver implements RingObserver {
     if (p === undefined) return;
     const [prodName] = r.indexNames;
     const event = r.notify === 'event' && s.last?.event !== undefined ? ` past req_event ${s.last.event}` : '';
-    const consequence = r.name.startsWith('console') ? 'the backend would never drain it' : 'the backend would never see the requests';
+    const consequence = r.name.startsWith('console')
+      ? 'the backend would never drain it'
+      : r.name.startsWith('xenstore')
+        ? 'xenstored would never read it'
+        : 'the backend would never see the requests';
     this.violation(r, s, `${prodName} moved ${p.from} → ${p.to}${event} and no notification came (${consequence}); seen at ${guestTime(p.at)}`);
   }
 
@@ -243,6 +250,7 @@ export class RingProtocolObserver implements RingObserver {
 
 function attach(w: BootWorld, o: RingObserver | undefined): void {
   w.console.observeRings(o);
+  w.store?.observeRings(o);
   for (const v of w.vbds) v.blkback.observeRings(o);
   for (const v of w.vifs) v.backend.netback.observeRings(o);
 }

@@ -111,6 +111,8 @@ export interface BootWorld {
   readonly console: ConsoleBackend;
   readonly vbds: readonly VbdBackend[];
   readonly vifs: readonly AttachedVif[];
+  /** The domain's XenStore ring as xenstored's transport. */
+  readonly store?: XenStoreRing;
 }
 
 export type BootEnd =
@@ -271,13 +273,13 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     const storeMfn = built.p2m[built.layout.storePfn];
     if (storeMfn === undefined) throw new Error('boot: the XenStore page has no machine frame');
     writeDom0Tree(xs);
-    introduceToXenStore(xs, xen, machine, d, cfg, { storeMfn, consoleMfn, storeEvtchn: built.layout.storeEvtchn, consoleEvtchn: built.layout.consoleEvtchn });
+    const store = introduceToXenStore(xs, xen, machine, d, cfg, { storeMfn, consoleMfn, storeEvtchn: built.layout.storeEvtchn, consoleEvtchn: built.layout.consoleEvtchn });
     const grants = d.gnttab?.hub;
     if (grants === undefined) throw new Error('boot: the domain has no grant table');
     const vbds = attachDisks(disks, { xs, events: xen.events, grants, domid: d.id, protocol: 'x86_64-abi' });
     const nics = attachVifs(cfg.vifs, { xs, events: xen.events, grants, domid: d.id, network });
     o.onXenStore?.(xs, d.id);
-    const world: BootWorld = { xen, machine, domain: d, xenstore: xs, console, vbds, vifs: nics };
+    const world: BootWorld = { xen, machine, domain: d, xenstore: xs, console, vbds, vifs: nics, store };
     o.onAttached?.(world);
     const xenLog = new LineSplitter((line) => o.onXenLog?.(line));
     let seen = 0;
@@ -387,7 +389,7 @@ export function introduceToXenStore(
   d: Domain,
   cfg: DomainConfig,
   ring: { readonly storeMfn: number; readonly consoleMfn: number; readonly storeEvtchn: number; readonly consoleEvtchn: number },
-): void {
+): XenStoreRing {
   writeDomainTree(xs, {
     domid: d.id,
     name: cfg.name,
@@ -406,6 +408,7 @@ export function introduceToXenStore(
   });
   const t = new XenStoreRing({ events: xen.events, domain: d, page: machine.view(ring.storeMfn), port: ring.storeEvtchn, service: () => xs.pump() });
   xs.introduce(d.id, ring.storeMfn, ring.storeEvtchn, t);
+  return t;
 }
 
 /** Splits bytes into lines as they come; a line is decoded as UTF-8 once complete. */

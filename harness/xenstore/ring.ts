@@ -28,6 +28,7 @@ import type { Domain } from '../../abi/hv/domain.js';
 import { markPageWritten } from '../../abi/hv/log-dirty.js';
 import { layout } from '../../abi/public/index.js';
 import { XENSTORE_RING_SIZE } from '../../abi/public/io/xs-wire.js';
+import type { ObservedRing, RingObserver } from '../backends/ring-observer.js';
 import type { Transport } from './xenstored.js';
 
 const RING = layout('xenstore_domain_interface', 'x86_64');
@@ -74,6 +75,13 @@ export class XenStoreRing implements Transport {
   broken: string | undefined = undefined;
   /** Notifications from the guest. */
   notifications = 0;
+  /** Sees the guest's notifications (conformance/checks/rings.ts); none: no cost. */
+  private ringObserver: RingObserver | undefined = undefined;
+  /** The request ring (req_prod against req_cons) and the guest's rsp_cons, as a RingObserver sees them. */
+  readonly observedRings: readonly ObservedRing[] = [
+    { name: 'xenstore req', size: XENSTORE_RING_SIZE, indexNames: ['req_prod', 'req_cons'], direction: 'producer', notify: 'always', read: () => ({ prod: this.u32(OFF_REQ_PROD), limit: this.u32(OFF_REQ_CONS) }) },
+    { name: 'xenstore rsp', size: XENSTORE_RING_SIZE, indexNames: ['rsp_cons', 'rsp_prod'], direction: 'consumer', notify: 'never', read: () => ({ prod: this.u32(OFF_RSP_CONS), limit: this.u32(OFF_RSP_PROD) }) },
+  ];
   /** Bytes moved each way. */
   bytesIn = 0;
   bytesOut = 0;
@@ -90,6 +98,7 @@ export class XenStoreRing implements Transport {
     const f = o.faults;
     o.events.listen(hp, () => {
       const n = this.notifications++;
+      this.ringObserver?.notified(this.observedRings);
       if (f === undefined) {
         o.service();
         return;
@@ -113,6 +122,12 @@ export class XenStoreRing implements Transport {
       this.serviceScheduled = false;
       if (this.broken === undefined) this.o.service();
     });
+  }
+
+  /** Sets (or, undefined, removes) the ring observer; the ring is connected from the start. */
+  observeRings(o: RingObserver | undefined): void {
+    this.ringObserver = o;
+    o?.connected(this.observedRings);
   }
 
   private u32(off: number): number {

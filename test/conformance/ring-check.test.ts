@@ -23,7 +23,7 @@ class FakeRing implements ObservedRing {
     readonly size: number,
     readonly notify: 'event' | 'always' | 'never' = 'event',
   ) {
-    this.indexNames = notify === 'always' ? ['out_prod', 'out_cons'] : ['req_prod', 'rsp_prod'];
+    this.indexNames = notify !== 'always' ? ['req_prod', 'rsp_prod'] : name.startsWith('xenstore') ? ['req_prod', 'req_cons'] : ['out_prod', 'out_cons'];
   }
   read() {
     return { prod: this.reqProd >>> 0, event: this.notify === 'event' ? this.reqEvent >>> 0 : undefined, limit: this.rspProd >>> 0 };
@@ -89,6 +89,17 @@ describe('ring.protocol over a synthetic ring', () => {
     o.ended();
     expect(o.result().violations).toEqual([
       'd1 console out: out_prod moved 0 → 57 and no notification came (the backend would never drain it); seen at 0.000000 s',
+    ]);
+  });
+
+  it('reports XenStore requests written without a notification (xenstored reads when notified)', () => {
+    const { o, r } = setup('xenstore req', 1024, 'always');
+    r.reqProd = 16;
+    o.notified([r]);
+    r.reqProd = 40;
+    o.ended();
+    expect(o.result().violations).toEqual([
+      'd1 xenstore req: req_prod moved 16 → 40 and no notification came (xenstored would never read it); seen at 0.000000 s',
     ]);
   });
 
