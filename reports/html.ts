@@ -230,7 +230,7 @@ function usageChart(h: readonly HypercallUsage[]): string {
 }
 
 const hex32 = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
-const times = (n: number): string => `${n} time${n === 1 ? '' : 's'}`;
+const times = (n: number): string => (n === 1 ? 'asked once' : `asked ${n} times`);
 
 /** Names of the set bits of submap `submap`'s word, from the record's bit rows. */
 function bitNames(f: XenFeatureCoverage, submap: number, mask: number): string {

@@ -64,7 +64,7 @@ describe('coverage in the reports', () => {
     const h = RENDERERS.html.render(record([covered, old]));
     const section = /<section class="guest" id="covered">[\s\S]*?<\/section>/.exec(h)![0];
     expect(section).toContain(`<h3>XENFEAT (${XENFEAT_NAMES.length} of ${XENFEAT_NAMES.length} bits checked)</h3>`);
-    expect(section).toContain('XENVER_get_features: submap 0 2 times, answered 0x00000020 (mmu_pt_update_preserve_ad); submap 1 1 time, -EINVAL.');
+    expect(section).toContain('XENVER_get_features: submap 0 asked 2 times, answered 0x00000020 (mmu_pt_update_preserve_ad); submap 1 asked once, -EINVAL.');
     expect(section).toContain('Its ELF notes declare FEATURES <code>!writable_page_tables</code>: required writable_page_tables; supported writable_page_tables.');
     expect(section).toContain('<tr><td class="num">5</td><td><code>XENFEAT_mmu_pt_update_preserve_ad</code></td><td>offered</td><td class="pass">✔ checked</td><td>—</td></tr>');
     expect(section).toContain('<tr><td class="num">0</td><td><code>XENFEAT_writable_page_tables</code></td><td>—</td><td class="pass">✔ checked</td><td>required</td></tr>');
