@@ -12,13 +12,16 @@ export const XENFEAT_hvm_callback_vector = 8;
 export const XENFEAT_hvm_safe_pvclock = 9;
 export const XENFEAT_hvm_pirqs = 10;
 export const XENFEAT_dom0 = 11;
-export const XENFEAT_grant_map_identity = 12;
 export const XENFEAT_memory_op_vnode_supported = 13;
 export const XENFEAT_ARM_SMCCC_supported = 14;
 export const XENFEAT_linux_rsdp_unrestricted = 15;
 export const XENFEAT_not_direct_mapped = 16;
 export const XENFEAT_direct_mapped = 17;
-/** Submap 0's XENFEAT_* names by bit, as features.h spells them after the prefix (reports, image info). */
+/**
+ * Submap 0's XENFEAT_* names by bit, as features.h spells them after the prefix (reports, image
+ * info). Bit 12, grant_map_identity, is deprecated: features.h keeps its define inside a comment,
+ * so it has a name here but no constant.
+ */
 export const XENFEAT_NAMES: readonly string[] = [
   'writable_page_tables', 'writable_descriptor_tables', 'auto_translated_physmap', 'supervisor_mode_kernel',
   'pae_pgdir_above_4gb', 'mmu_pt_update_preserve_ad', 'highmem_assist', 'gnttab_map_avail_bits',
