@@ -234,9 +234,12 @@ export class RingProtocolObserver implements RingObserver {
     }
   }
 
-  /** The end of a boot: every ring still connected is read once more. */
+  /** The end of a boot: every ring still connected is read once more, then let go (a restart's boot has rings of its own). */
   ended(): void {
-    for (const r of [...this.rings.keys()]) this.final(r);
+    for (const [r, s] of [...this.rings.entries()]) {
+      this.final(r);
+      s.last = undefined;
+    }
   }
 
   result(): { readonly used: boolean; readonly violations: readonly string[]; readonly note: string } {
