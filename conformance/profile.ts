@@ -41,6 +41,11 @@ export interface GuestProfile {
    * skip "not applicable: <reason>" in the report, never a silent pass.
    */
   readonly notApplicable?: Readonly<Record<string, string>>;
+  /**
+   * Console text that means the guest's kernel fell over (a hostile run's oracle fails on any,
+   * conformance/hostile/oracle.ts), e.g. Linux's "Kernel panic".
+   */
+  readonly panics?: readonly string[];
   /** Runs before the boot: makes what the guest needs, returns more `KEY=VALUE` overrides. */
   readonly prepare?: () => Promise<readonly string[]>;
 }
@@ -132,6 +137,7 @@ const LINUX_PROFILE: GuestProfile = {
   overrides: [`vcpus=${LINUX_VCPUS}`, `extra="console=hvc0 xenlab.vcpus=${LINUX_VCPUS} cryptomgr.notests"`],
   expectEnd: 'poweroff',
   timeoutSeconds: 60,
+  panics: ['Kernel panic', 'BUG:', 'Oops', 'general protection fault'],
   fixture: 'kernel',
   async prepare() {
     const { buildLinuxGuest } = await import('../fixtures/pipeline/linux-guest.js');

@@ -7,7 +7,8 @@
  * failed guest with its one-line error, and the run goes on with the next.
  */
 import { isAbsolute, relative, resolve } from 'node:path';
-import { bootGuest, type BootResult } from '../harness/boot/boot.js';
+import { bootGuest, type BootResult, type BootWorld } from '../harness/boot/boot.js';
+import type { HostilePlan } from '../harness/hostile/plan.js';
 import { isUserError } from '../harness/errors.js';
 import { RECORD_VERSION, totalsOf, type GuestRecord, type RunRecord, type TestRecord } from '../harness/record.js';
 import { loadXlConfig } from '../harness/toolstack/xl-cfg.js';
@@ -33,6 +34,13 @@ export interface ConformanceOptions {
   /** Called before each guest boots and after it ends. */
   readonly onGuest?: (e: { readonly index: number; readonly profile: GuestProfile; readonly result?: GuestRecord }) => void;
   readonly onProgress?: (p: { instructions: number; guestNs: number }) => void;
+  /** A hostile run (conformance/hostile/): the fault plan of the backends, and each boot's world and disks. */
+  readonly hostile?: {
+    readonly plan: HostilePlan;
+    readonly onAttached?: (w: BootWorld) => void;
+    /** Directory that gets each disk as the guest left it (BootOptions.diskExportDir). */
+    readonly diskExportDir?: string;
+  };
 }
 
 /** Wall-clock milliseconds (reports only; nothing guest-visible depends on it). */
@@ -138,7 +146,8 @@ function harnessChecks(p: GuestProfile, r: BootResult, firstId: number, problems
   ];
 }
 
-async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestRecord> {
+/** One profile's guest booted and judged: its record (a hostile run calls it once per plan). */
+export async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestRecord> {
   const path = isAbsolute(p.config) ? p.config : resolve(o.root, p.config);
   const shown = relative(process.cwd(), path) || path;
   const t0 = wallNow();
@@ -157,11 +166,14 @@ async function runOne(o: ConformanceOptions, p: GuestProfile): Promise<GuestReco
       ...(script !== undefined ? { script } : {}),
       ...(o.strict === true ? { strict: true } : {}),
       ...(o.onProgress !== undefined ? { onProgress: o.onProgress } : {}),
+      ...(o.hostile !== undefined ? { hostile: o.hostile.plan } : {}),
+      ...(o.hostile?.diskExportDir !== undefined ? { diskExportDir: o.hostile.diskExportDir } : {}),
       onXenStoreTrace: (line) => {
         paths.trace(line);
         for (const c of checks) c.run.xenStoreTrace?.(line);
       },
       onAttached: (w) => {
+        o.hostile?.onAttached?.(w);
         paths.guest(w.domain.id);
         for (const c of checks) c.run.attached?.(w);
       },

@@ -14,6 +14,10 @@ interface ConformanceCli {
   strict?: boolean;
   list?: boolean;
   shard?: string;
+  hostile?: string;
+  runs?: number;
+  seed?: number;
+  replay?: string;
 }
 
 export default defineCommand<ConformanceCli>({
@@ -30,6 +34,10 @@ export default defineCommand<ConformanceCli>({
     strict: { type: 'boolean', describe: "Report what Xen accepts but is suspicious (the hypervisor's --strict mode)" },
     list: { type: 'boolean', describe: 'List the built-in profiles and exit' },
     shard: { type: 'string', describe: "Run only shard I of N (I/N: every N-th profile); 'xenlab report merge' combines the shards' report.json files" },
+    hostile: { type: 'string', describe: 'Instead of the checks, boot each guest against hostile backends of these areas (blk,net,console,xenstore: generated fault plans, docs/conformance.md "Hostile backends")' },
+    runs: { type: 'number', describe: 'With --hostile: fault plans per guest and area', default: 10 },
+    seed: { type: 'number', describe: 'With --hostile: the seed of the generated plans (default: a random one, printed)' },
+    replay: { type: 'string', describe: 'With --hostile and one --guest: boot exactly the counterexample SEED:PATH a failure printed, and print its plan' },
   } satisfies OptionTable<ConformanceCli>,
   async run(opts, io) {
     const { UserError } = await import('../../harness/errors.js');
@@ -79,6 +87,25 @@ export default defineCommand<ConformanceCli>({
       profiles = part.profiles;
       shardInfo = part.info;
       io.stderr.write(`xenlab: shard ${shard.index}/${shard.count}: ${profiles.length} of ${part.info.profiles.length} profiles\n`);
+    }
+    if (opts.hostile === undefined && (opts.replay !== undefined || opts.seed !== undefined)) throw new UserError('bad-option', '--seed and --replay go with --hostile');
+    if (opts.hostile !== undefined) {
+      const { parseAreas, runHostileCommand } = await import('../hostile/command.js');
+      const seed = opts.seed ?? (Date.now() ^ (process.pid << 8)) >>> 0;
+      if (opts.replay === undefined) io.stderr.write(`xenlab: hostile backends, seed ${seed} (repeat with --seed ${seed})\n`);
+      const record = await runHostileCommand({
+        profiles: profiles.filter((p) => skipReason(p) === undefined),
+        root: packageRoot(),
+        version: packageVersion(),
+        areas: parseAreas(opts.hostile),
+        runs: opts.runs ?? 10,
+        seed,
+        ...(opts.replay !== undefined ? { replay: opts.replay } : {}),
+        log: (line) => io.stderr.write(`${line}\n`),
+      });
+      const written = writeReports(record, opts.out ?? 'reports/out', formats);
+      io.stdout.write(renderSummary(record, written));
+      return record.totals.failed === 0 && record.totals.guestsFailed === 0 ? 0 : 1;
     }
     const n = profiles.length;
     const run = await runConformance({

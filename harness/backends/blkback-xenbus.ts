@@ -21,6 +21,11 @@
  *  - anything wrong in what the frontend wrote: xenbus_dev_fatal's behaviour, an
  *    `error/backend/vbd/D/DEVID/error` node with "errno message" under our domain's home and
  *    the state Closing; the diagnostic is kept.
+ *
+ * A hostile run (harness/hostile/) passes `xenbusHooks`: at the n-th time the backend would
+ * connect it may instead go Closing and come back (InitWait, then it looks at the frontend's
+ * state again) after some guest time or once the frontend has closed, or connect only after some
+ * guest time. Without hooks nothing of this runs.
  */
 import {
   XenbusStateClosed,
@@ -34,6 +39,21 @@ import {
 import { VDISK_CDROM, VDISK_READONLY } from '../../abi/public/io/blkif.js';
 import type { HostConnection, XenStore } from '../xenstore/host.js';
 import { Blkback, type BlkbackOptions } from './blkback.js';
+
+/** What a hostile run makes of one connection (harness/hostile/). */
+export type XenbusConnectFault =
+  /** Go Closing instead; come back (InitWait, frontend state read again) after `ns` or once the frontend closed. */
+  | { readonly flip: true; readonly ns: number }
+  /** Connect `ns` guest nanoseconds later. */
+  | { readonly delayNs: number };
+
+/** A backend's xenbus fault hooks (block and network). */
+export interface XenbusHooks {
+  /** The backend is about to connect for the `n`-th time (0-based). */
+  connecting(n: number): XenbusConnectFault | undefined;
+  /** Runs `fn` once `ns` guest nanoseconds have passed (never from inside this call). */
+  later(ns: number, fn: () => void): void;
+}
 import { SECTOR_SIZE } from './disk-image.js';
 
 /** Linux errno values xenbus_dev_fatal reports. */
@@ -49,6 +69,8 @@ export interface VbdBackendOptions extends Omit<BlkbackOptions, 'devid'> {
   readonly backendDomid?: number;
   /** The device is a CD-ROM (VDISK_CDROM in `info`). */
   readonly cdrom?: boolean;
+  /** A hostile run's xenbus hooks. */
+  readonly xenbusHooks?: XenbusHooks;
 }
 
 export class VbdBackend {
@@ -64,6 +86,12 @@ export class VbdBackend {
   private readonly xs: HostConnection;
   private readonly token: string;
   private watching = false;
+  /** Connections attempted (the xenbus hooks' numbers). */
+  private connects = 0;
+  /** A hostile flip is under way (Closing, to come back), or a slow connect is pending. */
+  private flipping = false;
+  private slow = false;
+  private slowDone = false;
 
   constructor(private readonly o: VbdBackendOptions) {
     const bd = o.backendDomid ?? 0;
@@ -154,6 +182,29 @@ export class VbdBackend {
       case XenbusStateConnected: {
         if (this.state === XenbusStateConnected) return;
         if (this.state !== XenbusStateInitWait && this.state !== XenbusStateClosed && this.state !== XenbusStateInitialised) return;
+        const hooks = this.o.xenbusHooks;
+        if (this.slow) return;
+        if (hooks !== undefined && this.slowDone) this.slowDone = false;
+        else if (hooks !== undefined) {
+          const f = hooks.connecting(this.connects++);
+          if (f !== undefined && 'flip' in f) {
+            this.o.log?.(`vbd ${this.o.frontend}/${this.o.devid}: hostile: Closing instead of Connected, back in ${f.ns} ns`);
+            this.flipping = true;
+            this.switchState(XenbusStateClosing);
+            hooks.later(f.ns, () => this.comeBack());
+            return;
+          }
+          if (f !== undefined) {
+            this.slow = true;
+            hooks.later(f.delayNs, () => {
+              this.slow = false;
+              this.slowDone = true;
+              this.frontendChanged();
+              this.slowDone = false;
+            });
+            return;
+          }
+        }
         this.blkback.disconnect();
         const err = this.connectRing();
         if (err !== undefined) {
@@ -170,6 +221,7 @@ export class VbdBackend {
       case XenbusStateClosed:
         this.blkback.disconnect();
         this.switchState(XenbusStateClosed);
+        if (this.flipping) return this.comeBack();
         if (this.xs.read(`${this.path}/online`) === '1') return;
         this.remove();
         return;
@@ -179,6 +231,16 @@ export class VbdBackend {
       default:
         this.fatal(EINVAL, `saw state ${raw} at frontend`);
     }
+  }
+
+  /** The end of a hostile flip: back to InitWait, and the frontend's state read again. */
+  private comeBack(): void {
+    if (!this.flipping || this.removed) return;
+    this.flipping = false;
+    this.publishFeatures();
+    this.switchState(XenbusStateInitWait);
+    const fs = this.xs.read(`${this.frontendPath}/state`);
+    if (fs === String(XenbusStateInitialised) || fs === String(XenbusStateConnected)) this.frontendChanged();
   }
 
   /** xen-blkback `connect_ring`: read what the frontend published and map the ring. */

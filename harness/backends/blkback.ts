@@ -30,6 +30,11 @@
  *  - `req_prod` further ahead of our responses than the ring is long: the ring is halted with a
  *    diagnostic (Linux's "Frontend provided bogus ring requests"), nothing more is serviced.
  * A host exception never results from guest input, and the image checks every access again.
+ *
+ * Hostile runs (harness/hostile/blk.ts) pass `hooks`: each request's number (0-based over the
+ * backend's life) is offered to `request`, which may make it fail as a status or a failed grant
+ * map would; every response goes through `response`, which may publish it later, with others, in
+ * another order, twice or with another id. Without hooks nothing of this runs.
  */
 import type { EventHub } from '../../abi/evtchn/channels.js';
 import type { GrantHub, HostMapping } from '../../abi/gnttab/grants.js';
@@ -143,6 +148,36 @@ export interface BlkbackFeatures {
   readonly maxRingPageOrder?: number;
 }
 
+/** What a hostile run makes of one request (harness/hostile/blk.ts). */
+export type BlkRequestFault =
+  /** Answer with this BLKIF_RSP_* status, reading and writing nothing. */
+  | { readonly status: number }
+  /** Mapping the request's `failMapSeg`-th data grant fails (as GNTST_general_error would). */
+  | { readonly failMapSeg: number }
+  /** Test-only: a READ's data is inverted after it was read; the answer says OKAY. */
+  | { readonly corrupt: true };
+
+/** One response on its way out, as the hooks see it. */
+export interface BlkResponseOut {
+  /** The request's number (0-based over the backend's life). */
+  readonly n: number;
+  /** The response slot's bytes (the hooks may rewrite them before publishing). */
+  readonly bytes: Uint8Array;
+  /** Byte offset of the 64-bit id in `bytes`. */
+  readonly idOffset: number;
+}
+
+/** Fault hooks of a hostile run; absent, the backend answers every request at once. */
+export interface BlkbackHooks {
+  request(n: number): BlkRequestFault | undefined;
+  /**
+   * A response is ready. Return false to publish it now; true when the hook took it and will
+   * call `publish` (once, now or later, with one or more responses: one push, one notify).
+   * `publish` does nothing once the connection it belongs to is gone.
+   */
+  response(r: BlkResponseOut, publish: (rsps: readonly Uint8Array[]) => void): boolean;
+}
+
 export interface BlkbackOptions {
   readonly events: EventHub;
   readonly grants: GrantHub;
@@ -154,6 +189,8 @@ export interface BlkbackOptions {
   readonly features?: BlkbackFeatures;
   /** Each diagnostic line as it happens (besides `diagnostics`). */
   readonly log?: (line: string) => void;
+  /** A hostile run's fault hooks (harness/hostile/blk.ts). */
+  readonly hooks?: BlkbackHooks;
 }
 
 /** What the frontend published (ring-ref or ring-ref0.., event-channel, protocol, feature-persistent). */
@@ -222,6 +259,10 @@ export class Blkback {
   private readonly persistentGrants = new Map<number, HostMapping>();
   private running = false;
   private again = false;
+  /** Requests dispatched so far (the hooks' request numbers). */
+  private requests = 0;
+  /** The fault a hook gave the request being dispatched. */
+  private fault: BlkRequestFault | undefined = undefined;
   readonly maxIndirectSegments: number;
   readonly maxRingPageOrder: number;
   readonly discard: boolean;
@@ -390,6 +431,16 @@ export class Blkback {
 
   private dispatch(c: Connected, req: DataView): void {
     const op = req.getUint8(0);
+    const hooks = this.o.hooks;
+    if (hooks !== undefined) {
+      this.fault = hooks.request(this.requests);
+      const f = this.fault;
+      if (f !== undefined && 'status' in f) {
+        this.diag(`hostile: request ${this.requests} answered ${statusName(f.status)}`);
+        this.respond(c, req, op === BLKIF_OP_INDIRECT ? req.getUint8(c.abi.indirectOp) : op, f.status);
+        return;
+      }
+    }
     switch (op) {
       case BLKIF_OP_READ:
       case BLKIF_OP_WRITE:
@@ -420,12 +471,21 @@ export class Blkback {
     dv.setInt16(a.rspStatus, status, true);
     if (status === BLKIF_RSP_ERROR) this.stats.errors++;
     if (status === BLKIF_RSP_EOPNOTSUPP) this.stats.eopnotsupp++;
-    this.observeResponse(c, rsp);
-    c.ring.putResponse(rsp);
-    if (c.ring.pushResponses()) {
-      this.stats.notifies++;
-      this.o.events.host.send(c.hostPort);
-    }
+    const n = this.requests++;
+    this.fault = undefined;
+    const publish = (rsps: readonly Uint8Array[]): void => {
+      if (this.conn !== c || rsps.length === 0) return;
+      for (const r of rsps) {
+        this.observeResponse(c, r);
+        c.ring.putResponse(r);
+      }
+      if (c.ring.pushResponses()) {
+        this.stats.notifies++;
+        this.o.events.host.send(c.hostPort);
+      }
+    };
+    if (this.o.hooks?.response({ n, bytes: rsp, idOffset: a.rspId }, publish) === true) return;
+    publish([rsp]);
   }
 
   private fail(c: Connected, req: DataView, op: number, why: string): void {
@@ -490,8 +550,10 @@ export class Blkback {
         if (m !== undefined) this.releaseData(c, s.gref, m);
       });
     };
+    const f = this.fault;
+    const failSeg = f !== undefined && 'failMapSeg' in f ? f.failMapSeg : -1;
     for (const s of segs) {
-      const m = this.mapData(c, s.gref, rop !== BLKIF_OP_READ);
+      const m = maps.length === failSeg ? undefined : this.mapData(c, s.gref, rop !== BLKIF_OP_READ);
       if (m === undefined) {
         unmapAll();
         return this.fail(c, req, rop, `could not map data page (gref ${s.gref})`);
@@ -505,8 +567,10 @@ export class Blkback {
       segs.forEach((s, i) => {
         const v = (maps[i] as HostMapping).view;
         const bytes = new Uint8Array(v.buffer, v.byteOffset + s.first * SECTOR_SIZE, s.nsec * SECTOR_SIZE);
-        if (rop === BLKIF_OP_READ) this.o.image.read(at, bytes);
-        else this.o.image.write(at, bytes.slice());
+        if (rop === BLKIF_OP_READ) {
+          this.o.image.read(at, bytes);
+          if (f !== undefined && 'corrupt' in f) for (let k = 0; k < bytes.length; k++) bytes[k] = (bytes[k] as number) ^ 0xff;
+        } else this.o.image.write(at, bytes.slice());
         at += s.nsec;
       });
       if (rop === BLKIF_OP_READ) this.stats.sectorsRead += total;

@@ -26,6 +26,7 @@ import {
 } from '../../abi/public/io/xenbus.js';
 import type { HostConnection, XenStore } from '../xenstore/host.js';
 import { Netback, type NetbackOptions } from './netback.js';
+import type { XenbusHooks } from './blkback-xenbus.js';
 
 const EINVAL = 22;
 const ENOENT = 2;
@@ -37,6 +38,8 @@ export interface VifBackendOptions extends Omit<NetbackOptions, 'devid'> {
   readonly xs: XenStore;
   readonly devid: number;
   readonly backendDomid?: number;
+  /** A hostile run's xenbus hooks (as blkback's: a flip through Closing, a slow connect). */
+  readonly xenbusHooks?: XenbusHooks;
 }
 
 export class VifBackend {
@@ -51,6 +54,11 @@ export class VifBackend {
   private readonly xs: HostConnection;
   private readonly token: string;
   private watching = false;
+  /** Connections attempted (the xenbus hooks' numbers); a hostile flip or slow connect under way. */
+  private connects = 0;
+  private flipping = false;
+  private slow = false;
+  private slowDone = false;
 
   constructor(private readonly o: VifBackendOptions) {
     const bd = o.backendDomid ?? 0;
@@ -120,6 +128,29 @@ export class VifBackend {
       case XenbusStateConnected: {
         if (this.state === XenbusStateConnected) return;
         if (this.state !== XenbusStateInitWait && this.state !== XenbusStateClosed) return;
+        const hooks = this.o.xenbusHooks;
+        if (this.slow) return;
+        if (hooks !== undefined && this.slowDone) this.slowDone = false;
+        else if (hooks !== undefined) {
+          const f = hooks.connecting(this.connects++);
+          if (f !== undefined && 'flip' in f) {
+            this.o.log?.(`vif ${this.o.frontend}/${this.o.devid}: hostile: Closing instead of Connected, back in ${f.ns} ns`);
+            this.flipping = true;
+            this.switchState(XenbusStateClosing);
+            hooks.later(f.ns, () => this.comeBack());
+            return;
+          }
+          if (f !== undefined) {
+            this.slow = true;
+            hooks.later(f.delayNs, () => {
+              this.slow = false;
+              this.slowDone = true;
+              this.frontendChanged();
+              this.slowDone = false;
+            });
+            return;
+          }
+        }
         this.netback.disconnect();
         if (this.connectRings() !== undefined) {
           this.netback.disconnect();
@@ -134,6 +165,7 @@ export class VifBackend {
       case XenbusStateClosed:
         this.netback.disconnect();
         this.switchState(XenbusStateClosed);
+        if (this.flipping) return this.comeBack();
         if (this.xs.read(`${this.path}/online`) === '1') return;
         this.remove();
         return;
@@ -143,6 +175,15 @@ export class VifBackend {
       default:
         this.fatal(EINVAL, `saw state ${raw} at frontend`);
     }
+  }
+
+  /** The end of a hostile flip: back to InitWait, and the frontend's state read again. */
+  private comeBack(): void {
+    if (!this.flipping || this.removed) return;
+    this.flipping = false;
+    this.publishFeatures();
+    this.switchState(XenbusStateInitWait);
+    if (this.xs.read(`${this.frontendPath}/state`) === String(XenbusStateConnected)) this.frontendChanged();
   }
 
   /** xen-netback `connect` + `connect_data_rings`. */

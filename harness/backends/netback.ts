@@ -28,12 +28,20 @@
  *    req_prod further ahead than the ring is long: the tx ring is halted with a diagnostic
  *    (Linux's "fatal error"), nothing more is serviced until reconnection;
  *  - an rx request whose grant does not map: that frame's responses are NETIF_RSP_ERROR.
+ *
+ * Hostile runs (harness/hostile/net.ts) pass `hooks`: each tx packet's number (0-based over the
+ * backend's life) is offered to `txPacket`, which may have it answered with an error status and
+ * not sent; each packet's tx responses go through `txResponse`, which may publish them later, with
+ * others or in another order; each frame for the guest goes through `rxFrame`, which may deliver
+ * it later, twice, or marked to fail (an error status, a failed grant copy). Without hooks nothing
+ * of this runs.
  */
 import type { EventHub } from '../../abi/evtchn/channels.js';
 import type { GrantHub, HostMapping } from '../../abi/gnttab/grants.js';
 import { GNTST_okay } from '../../abi/public/grant-table.js';
 import { layout } from '../../abi/public/index.js';
 import {
+  NETIF_RSP_DROPPED,
   NETIF_RSP_ERROR,
   NETIF_RSP_NULL,
   NETIF_RSP_OKAY,
@@ -77,6 +85,25 @@ export interface NetFrame {
   readonly gso?: { readonly size: number; readonly type: number };
 }
 
+/** How a hostile run makes one rx frame fail. */
+export type RxFault = 'error' | 'copy-fail';
+
+/** Fault hooks of a hostile run (harness/hostile/net.ts); absent, the backend answers at once. */
+export interface NetbackHooks {
+  /** The n-th tx packet: a NETIF_RSP_* status to answer its slots with instead of sending it. */
+  txPacket(n: number): number | undefined;
+  /**
+   * The n-th tx packet's responses are ready: false publishes them now; true when the hook took
+   * them and will call `publish` (one push, one notify; nothing once the connection is gone).
+   */
+  txResponse(n: number, rsps: readonly Uint8Array[], publish: (rsps: readonly Uint8Array[]) => void): boolean;
+  /**
+   * The n-th frame for the guest: false queues it now; true when the hook took it and will call
+   * `deliver` (now or later, once or more, with a fault or none).
+   */
+  rxFrame(n: number, frame: NetFrame, deliver: (frame: NetFrame, fault?: RxFault) => void): boolean;
+}
+
 export interface NetbackOptions {
   readonly events: EventHub;
   readonly grants: GrantHub;
@@ -88,6 +115,8 @@ export interface NetbackOptions {
   /** The largest frame accepted without GSO (default 65535, XEN_NETIF_MAX_TX_SIZE). */
   readonly maxFrame?: number;
   readonly log?: (line: string) => void;
+  /** A hostile run's fault hooks. */
+  readonly hooks?: NetbackHooks;
 }
 
 /** What the frontend published (tx-ring-ref, rx-ring-ref, event-channel[-tx/-rx], request-rx-copy, feature-sg). */
@@ -174,6 +203,10 @@ export class Netback {
   private readonly rxQueue: NetFrame[] = [];
   private running = false;
   private again = false;
+  /** Hostile runs: tx packets and rx frames so far, and the rx frames marked to fail. */
+  private txCount = 0;
+  private rxCount = 0;
+  private readonly rxFaults = new Map<NetFrame, RxFault>();
   readonly maxFrame: number;
 
   constructor(private readonly o: NetbackOptions) {
@@ -267,6 +300,7 @@ export class Netback {
     this.ringObserver?.disconnected(c.observed);
     this.conn = undefined;
     this.rxQueue.length = 0;
+    this.rxFaults.clear();
     for (const p of c.ports) {
       this.o.events.listen(p, () => {});
       this.o.events.host.close(p);
@@ -280,9 +314,22 @@ export class Netback {
   /** A frame from the network for this frontend: queued, then copied as rx buffers allow. */
   deliver(frame: NetFrame): void {
     if (this.conn === undefined) return;
+    const hooks = this.o.hooks;
+    if (hooks !== undefined && hooks.rxFrame(this.rxCount++, frame, (f, fault) => this.queue(f, fault))) return;
+    this.queue(frame, undefined);
+  }
+
+  private queue(frame: NetFrame, fault: RxFault | undefined): void {
+    if (this.conn === undefined) return;
     if (this.rxQueue.length >= RX_QUEUE_MAX) {
       this.stats.rxDropped++;
       return;
+    }
+    if (fault !== undefined) {
+      // A frame queued twice must not share its mark: the mark goes with a copy.
+      const own = { ...frame };
+      this.rxFaults.set(own, fault);
+      frame = own;
     }
     this.rxQueue.push(frame);
     this.kick();
@@ -341,13 +388,27 @@ export class Netback {
       const avail = (rp - ring.reqCons) >>> 0;
       const r = this.takePacket(ring, avail);
       if (r === undefined) break;
-      for (const [id, status] of r) {
-        const rsp = new Uint8Array(TX_SLOT);
+      const rsps = r.map(([id, status]) => {
+        const rsp = new Uint8Array(4);
         const dv = new DataView(rsp.buffer);
         dv.setUint16(O.txrId, id, true);
         dv.setInt16(O.txrStatus, status, true);
-        ring.putResponse(rsp.subarray(0, 4));
+        return rsp;
+      });
+      const hooks = this.o.hooks;
+      if (hooks !== undefined) {
+        const publish = (out: readonly Uint8Array[]): void => {
+          if (this.conn !== c || out.length === 0) return;
+          for (const x of out) ring.putResponse(x);
+          if (ring.pushResponses()) {
+            this.stats.notifies++;
+            this.o.events.host.send(c.txPort);
+          }
+        };
+        if (!hooks.txResponse(this.txCount - 1, rsps, publish)) publish(rsps);
+        continue;
       }
+      for (const x of rsps) ring.putResponse(x);
       notify = ring.pushResponses() || notify;
     }
     if (notify) {
@@ -462,6 +523,13 @@ export class Netback {
       }
       rest -= at;
     }
+    const n = this.txCount++;
+    const forced = this.o.hooks?.txPacket(n);
+    if (forced !== undefined) {
+      this.diag(`hostile: tx packet ${n} answered ${forced === NETIF_RSP_DROPPED ? 'NETIF_RSP_DROPPED' : 'NETIF_RSP_ERROR'}`);
+      this.stats.txErrors++;
+      return responses.map(([id, st]) => [id, st === NETIF_RSP_NULL ? st : forced]);
+    }
     if (bad !== undefined || data === undefined || rest !== 0) {
       this.diag(`tx packet at slot ${start}: ${bad ?? 'short'}; NETIF_RSP_ERROR`);
       this.stats.txErrors++;
@@ -508,6 +576,8 @@ export class Netback {
       const avail = (rp - ring.reqCons) >>> 0;
       if (avail < need || ring.consOverflow((ring.reqCons + need - 1) >>> 0)) break;
       this.rxQueue.shift();
+      const rxFault = this.rxFaults.get(frame);
+      if (rxFault !== undefined) this.rxFaults.delete(frame);
       const reqs: { id: number; gref: number }[] = [];
       for (let i = 0; i < need; i++) {
         const dv = new DataView(ring.copyRequest(ring.reqCons, RX_SLOT).buffer);
@@ -518,6 +588,10 @@ export class Netback {
       reqs.forEach((r, i) => {
         const chunk = frame.data.subarray(i * PAGE, Math.min(frame.data.length, (i + 1) * PAGE));
         if (failed !== undefined) return;
+        if (rxFault === 'copy-fail') {
+          failed = `hostile: the copy into rx grant ${r.gref} fails`;
+          return;
+        }
         const m = this.o.grants.mapForHost(this.o.frontend, r.gref, false);
         if (typeof m === 'number') {
           failed = `rx grant ${r.gref} does not map: GNTST ${m}`;
@@ -526,6 +600,7 @@ export class Netback {
         new Uint8Array(m.view.buffer, m.view.byteOffset, chunk.length).set(chunk);
         this.o.grants.unmapForHost(m.handle);
       });
+      if (failed === undefined && rxFault === 'error') failed = 'hostile: rx response with NETIF_RSP_ERROR';
       if (failed !== undefined) {
         this.diag(`${failed}; NETIF_RSP_ERROR`);
         this.stats.rxErrors++;

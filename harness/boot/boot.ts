@@ -48,6 +48,8 @@ import type { ConsoleExpect } from './console-script.js';
 import { attachDisks, detachDisks, finishDisks, openDisks, type DiskWrites } from './disks.js';
 import { attachVifs, detachVifs, VirtualNetwork, type AttachedVif } from './vifs.js';
 import type { VbdBackend } from '../backends/blkback-xenbus.js';
+import { HostileBoot } from '../hostile/run.js';
+import type { HostilePlan } from '../hostile/plan.js';
 import { nodeHostClock } from './host-clock.js';
 import { strictDiagnostic } from '../guest-site-text.js';
 
@@ -100,6 +102,11 @@ export interface BootOptions {
   readonly diskWrites?: DiskWrites;
   /** Directory that gets each disk as the guest left it, `<vdev>.img`, when the run ends. */
   readonly diskExportDir?: string;
+  /**
+   * A hostile-backend fault plan (harness/hostile/plan.ts): each boot's disks and vifs get its
+   * fault hooks, their guest-time faults run as the domain's deferred host work (BootWorld.hostile).
+   */
+  readonly hostile?: HostilePlan;
 }
 
 /** One boot's hypervisor, domain and backends (BootOptions.onAttached/onEnded). */
@@ -111,6 +118,8 @@ export interface BootWorld {
   readonly console: ConsoleBackend;
   readonly vbds: readonly VbdBackend[];
   readonly vifs: readonly AttachedVif[];
+  /** The boot's hostile backends (BootOptions.hostile): their fault log. */
+  readonly hostile?: HostileBoot;
   /** The domain's XenStore ring as xenstored's transport. */
   readonly store?: XenStoreRing;
 }
@@ -276,10 +285,13 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     const store = introduceToXenStore(xs, xen, machine, d, cfg, { storeMfn, consoleMfn, storeEvtchn: built.layout.storeEvtchn, consoleEvtchn: built.layout.consoleEvtchn });
     const grants = d.gnttab?.hub;
     if (grants === undefined) throw new Error('boot: the domain has no grant table');
-    const vbds = attachDisks(disks, { xs, events: xen.events, grants, domid: d.id, protocol: 'x86_64-abi' });
-    const nics = attachVifs(cfg.vifs, { xs, events: xen.events, grants, domid: d.id, network });
+    const time = d.time;
+    const hostile =
+      o.hostile !== undefined && time !== undefined ? new HostileBoot(o.hostile, { later: (ns, fn) => time.defer(time.clock.now() + Math.max(0, ns), fn) }) : undefined;
+    const vbds = attachDisks(disks, { xs, events: xen.events, grants, domid: d.id, protocol: 'x86_64-abi', hostile });
+    const nics = attachVifs(cfg.vifs, { xs, events: xen.events, grants, domid: d.id, network, hostile });
     o.onXenStore?.(xs, d.id);
-    const world: BootWorld = { xen, machine, domain: d, xenstore: xs, console, vbds, vifs: nics, store };
+    const world: BootWorld = { xen, machine, domain: d, xenstore: xs, console, vbds, vifs: nics, store, ...(hostile !== undefined ? { hostile } : {}) };
     o.onAttached?.(world);
     const xenLog = new LineSplitter((line) => o.onXenLog?.(line));
     let seen = 0;

@@ -18,6 +18,7 @@ import { exportImage, openRawImage, type DiskImage } from '../backends/disk-imag
 import type { DiskSpec } from '../toolstack/disk-spec.js';
 import { addVbdNodes } from '../toolstack/vbd.js';
 import type { XenStore } from '../xenstore/host.js';
+import type { HostileBoot } from '../hostile/run.js';
 
 export type DiskWrites = 'overlay' | 'through';
 
@@ -53,6 +54,8 @@ export interface AttachOptions {
   /** The guest's native protocol ("x86_64-abi" for a PV64 guest), written as libxl does. */
   readonly protocol: string;
   readonly log?: (line: string) => void;
+  /** A hostile run's backends (harness/hostile/): fault hooks on each disk. */
+  readonly hostile?: HostileBoot;
 }
 
 /** Adds each disk to the domain (vbd nodes, backend at InitWait); returns the backends. */
@@ -79,6 +82,8 @@ export function attachDisks(disks: readonly OpenDisk[], o: AttachOptions): VbdBa
       cdrom: spec.cdrom,
       features: { discard: spec.discard },
       ...(o.log !== undefined ? { log: o.log } : {}),
+      hooks: o.hostile?.blk(),
+      xenbusHooks: o.hostile?.xenbus('blk'),
     });
     vbd.start();
     return vbd;

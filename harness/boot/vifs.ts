@@ -12,6 +12,7 @@ import { Switch, type SwitchPort } from '../net/switch.js';
 import type { NicSpec } from '../toolstack/nic-spec.js';
 import { addVifNodes, removeVifNodes } from '../toolstack/vif.js';
 import type { XenStore } from '../xenstore/host.js';
+import type { HostileBoot } from '../hostile/run.js';
 
 /** The switches of a run, by bridge name, each with its gateway. */
 export class VirtualNetwork {
@@ -41,6 +42,8 @@ export interface AttachVifOptions {
   readonly domid: number;
   readonly network: VirtualNetwork;
   readonly log?: (line: string) => void;
+  /** A hostile run's backends (harness/hostile/): fault hooks on each vif. */
+  readonly hostile?: HostileBoot;
 }
 
 export interface AttachedVif {
@@ -77,6 +80,8 @@ export function attachVifs(vifs: readonly NicSpec[], o: AttachVifOptions): Attac
         if (port !== undefined) sw.send(port, f);
       },
       ...(o.log !== undefined ? { log: o.log } : {}),
+      hooks: o.hostile?.net(),
+      xenbusHooks: o.hostile?.xenbus('net'),
     });
     port = sw.attach(spec.vifname ?? `vif${o.domid}.${spec.devid}`, (f) => backend.netback.deliver(f));
     backend.start();
