@@ -50,6 +50,8 @@ import { attachVifs, detachVifs, VirtualNetwork, type AttachedVif } from './vifs
 import type { VbdBackend } from '../backends/blkback-xenbus.js';
 import { HostileBoot } from '../hostile/run.js';
 import type { HostilePlan } from '../hostile/plan.js';
+import { consoleFaultHook } from '../hostile/console.js';
+import { xenstoreFaultHooks, type XenStoreFaultHooks } from '../hostile/xenstore.js';
 import { nodeHostClock } from './host-clock.js';
 import { strictDiagnostic } from '../guest-site-text.js';
 
@@ -118,10 +120,10 @@ export interface BootWorld {
   readonly console: ConsoleBackend;
   readonly vbds: readonly VbdBackend[];
   readonly vifs: readonly AttachedVif[];
-  /** The boot's hostile backends (BootOptions.hostile): their fault log. */
-  readonly hostile?: HostileBoot;
   /** The domain's XenStore ring as xenstored's transport. */
   readonly store?: XenStoreRing;
+  /** The boot's hostile backends (BootOptions.hostile): their fault log. */
+  readonly hostile?: HostileBoot;
 }
 
 export type BootEnd =
@@ -274,6 +276,8 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
         o.onConsole?.(bytes);
         session.output(bytes);
       },
+      // A hostile plan's console faults (harness/hostile/console.ts); their lines join the boot's fault log.
+      ...(o.hostile?.console !== undefined ? { faults: consoleFaultHook(o.hostile.console, (line) => hostile?.log.push(line)) } : {}),
     });
     session.boot(console, xen.clock, guestNs);
     // xenstored for this boot: dom0's and the domain's trees as xl writes them, then INTRODUCE
@@ -282,7 +286,9 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
     const storeMfn = built.p2m[built.layout.storePfn];
     if (storeMfn === undefined) throw new Error('boot: the XenStore page has no machine frame');
     writeDom0Tree(xs);
-    const store = introduceToXenStore(xs, xen, machine, d, cfg, { storeMfn, consoleMfn, storeEvtchn: built.layout.storeEvtchn, consoleEvtchn: built.layout.consoleEvtchn });
+    // A hostile plan's XenStore faults (harness/hostile/xenstore.ts) on the domain's ring and connection.
+    const xsFaults = o.hostile?.xenstore !== undefined ? xenstoreFaultHooks(o.hostile.xenstore, (line) => hostile?.log.push(line)) : undefined;
+    const store = introduceToXenStore(xs, xen, machine, d, cfg, { storeMfn, consoleMfn, storeEvtchn: built.layout.storeEvtchn, consoleEvtchn: built.layout.consoleEvtchn }, xsFaults);
     const grants = d.gnttab?.hub;
     if (grants === undefined) throw new Error('boot: the domain has no grant table');
     const time = d.time;
@@ -392,7 +398,8 @@ export async function bootGuest(o: BootOptions): Promise<BootResult> {
 
 /**
  * xl's part of a domain's start in XenStore: the domain's libxl tree, then INTRODUCE of its ring
- * (start_info store_mfn/store_evtchn; harness/xenstore/).
+ * (start_info store_mfn/store_evtchn; harness/xenstore/). `faults`: a hostile xenstored's hooks
+ * for this domain's ring and connection (harness/hostile/xenstore.ts).
  */
 export function introduceToXenStore(
   xs: XenStore,
@@ -401,6 +408,7 @@ export function introduceToXenStore(
   d: Domain,
   cfg: DomainConfig,
   ring: { readonly storeMfn: number; readonly consoleMfn: number; readonly storeEvtchn: number; readonly consoleEvtchn: number },
+  faults?: XenStoreFaultHooks,
 ): XenStoreRing {
   writeDomainTree(xs, {
     domid: d.id,
@@ -418,7 +426,15 @@ export function introduceToXenStore(
     ramdisk: cfg.ramdisk,
     cmdline: cfg.cmdline,
   });
-  const t = new XenStoreRing({ events: xen.events, domain: d, page: machine.view(ring.storeMfn), port: ring.storeEvtchn, service: () => xs.pump() });
+  const t = new XenStoreRing({
+    events: xen.events,
+    domain: d,
+    page: machine.view(ring.storeMfn),
+    port: ring.storeEvtchn,
+    service: () => xs.pump(),
+    ...(faults !== undefined ? { faults: faults.ring } : {}),
+  });
+  if (faults !== undefined) xs.daemon.faults = faults.daemon;
   xs.introduce(d.id, ring.storeMfn, ring.storeEvtchn, t);
   return t;
 }

@@ -33,6 +33,9 @@ import { buildPv64 } from '../../harness/builder/pv64.js';
 import { writeDom0Tree } from '../../harness/toolstack/xenstore-tree.js';
 import { loadXlConfig } from '../../harness/toolstack/xl-cfg.js';
 import { XenStore } from '../../harness/xenstore/host.js';
+import { ConsoleScript, type ConsoleExpect } from '../../harness/boot/console-script.js';
+import { consoleFaultHook, type ConsoleFaults } from '../../harness/hostile/console.js';
+import { xenstoreFaultHooks, type XenStoreFaults } from '../../harness/hostile/xenstore.js';
 import { implementedFeatures } from '../../x86/cpuid.js';
 
 const SI = layout('start_info', 'x86_64');
@@ -46,6 +49,10 @@ export interface SessionOptions {
   readonly extra?: string;
   /** Machine-memory shuffle seed (default 7, as bootGuest). */
   readonly seed?: number;
+  /** Hostile console and XenStore faults (harness/hostile/), for the first connection; their lines go to `faultLog`. */
+  readonly hostile?: { readonly console?: ConsoleFaults; readonly xenstore?: XenStoreFaults };
+  /** A console script answered as the first console backend drains (harness/boot/console-script.ts; no expect timeouts here). */
+  readonly script?: readonly ConsoleExpect[];
 }
 
 export interface ProbeSession {
@@ -75,6 +82,10 @@ export interface ProbeSession {
   resumeSameFrames(o?: { firstPort?: number }): { storePort: number; consolePort: number };
   /** start_info as the guest sees it now. */
   startInfo(): ReturnType<typeof startInfoView>;
+  /** Notifications the console backends took from the guest. */
+  consoleNotifications(): number;
+  /** The hostile faults as they fired (SessionOptions.hostile). */
+  readonly faultLog: readonly string[];
 }
 
 export async function startProbe(name: string, o: SessionOptions = {}): Promise<ProbeSession> {
@@ -90,11 +101,25 @@ export async function startProbe(name: string, o: SessionOptions = {}): Promise<
   const storeMfn = built.p2m[built.layout.storePfn] as number;
   const backends: ConsoleBackend[] = [];
   let xs: XenStore | undefined;
+  const faultLog: string[] = [];
+  const note = (line: string): void => void faultLog.push(line);
   const connect = (storeEvtchn: number, consoleEvtchn: number): void => {
-    backends.push(new ConsoleBackend({ events: xen.events, domain: d, page: machine.view(consoleMfn), port: consoleEvtchn }));
+    const first = backends.length === 0;
+    const cf = first ? o.hostile?.console : undefined;
+    const xf = first ? o.hostile?.xenstore : undefined;
+    const script = first && o.script !== undefined ? new ConsoleScript(o.script) : undefined;
+    const backend: ConsoleBackend = new ConsoleBackend({
+      events: xen.events,
+      domain: d,
+      page: machine.view(consoleMfn),
+      port: consoleEvtchn,
+      ...(cf !== undefined ? { faults: consoleFaultHook(cf, note) } : {}),
+      ...(script !== undefined ? { output: (bytes: Uint8Array) => script.output(bytes, xen.clock.now()).forEach((reply) => backend.type(reply)) } : {}),
+    });
+    backends.push(backend);
     xs = new XenStore({ domainExists: (id) => id === 0 || id === d.id });
     writeDom0Tree(xs);
-    introduceToXenStore(xs, xen, machine, d, cfg, { storeMfn, consoleMfn, storeEvtchn, consoleEvtchn });
+    introduceToXenStore(xs, xen, machine, d, cfg, { storeMfn, consoleMfn, storeEvtchn, consoleEvtchn }, xf !== undefined ? xenstoreFaultHooks(xf, note) : undefined);
   };
   connect(built.layout.storeEvtchn, built.layout.consoleEvtchn);
   const startInfo = () => startInfoView(machine.view(built.p2m[built.layout.startInfoPfn] as number));
@@ -115,7 +140,9 @@ export async function startProbe(name: string, o: SessionOptions = {}): Promise<
       return res;
     },
     console: () => backends.map((b) => b.text()).join(''),
+    consoleNotifications: () => backends.reduce((n, b) => n + b.notifications, 0),
     startInfo,
+    faultLog,
     resumeSameFrames(o = {}) {
       if (!d.suspended) throw new Error('resumeSameFrames: the domain is not suspended');
       const ec = xen.events.get(d.id);
