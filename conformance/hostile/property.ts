@@ -54,6 +54,8 @@ export interface HostileResult {
   readonly counterexample?: HostileCounterexample;
   /** The record of the counterexample's boot, or of the last boot when all passed. */
   readonly last?: GuestRecord;
+  /** The faults as they fired in that boot (a plan keyed past what the guest did fires none). */
+  readonly lastFaults?: readonly string[];
   /** One line: what ran, or the failure. */
   readonly detail: string;
 }
@@ -163,7 +165,7 @@ export async function runHostile(o: HostileOptions): Promise<HostileResult> {
   const seed = o.replay?.seed ?? o.seed;
   const details = await fc.check(prop, params);
   if (!details.failed) {
-    return { name, ok: true, boots, seed, ...(last !== undefined ? { last: last.record } : {}), detail: `${boots} plan${boots === 1 ? '' : 's'} (seed ${seed}): the guest survived each` };
+    return { name, ok: true, boots, seed, ...(last !== undefined ? { last: last.record, lastFaults: last.faults } : {}), detail: `${boots} plan${boots === 1 ? '' : 's'} (seed ${seed}): the guest survived each` };
   }
   const ce = details.counterexample?.[0];
   const path = details.counterexamplePath ?? o.replay?.path ?? '';
@@ -181,6 +183,7 @@ export async function runHostile(o: HostileOptions): Promise<HostileResult> {
     seed,
     counterexample: { seed, path, command, plan: ce, violations: out.violations, faults: out.faults },
     last: out.record,
+    lastFaults: out.faults,
     detail: [`counterexample after ${boots} boots (seed ${seed}, path ${path}): ${formatPlan(ce)}`, ...out.violations, `replay: ${command}`].join('\n'),
   };
 }
