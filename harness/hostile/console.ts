@@ -93,13 +93,16 @@ export interface ConsoleArbitraryOptions {
   readonly maxDelayNs?: number;
   /** Also generate `drop-byte` (a broken backend the oracle must catch). */
   readonly broken?: boolean;
+  /** Smallest `readChunk`/`writeChunk` and short read/write (default 1; a guest that draws whole screens, as GRUB does, takes long a byte at a time). */
+  readonly minChunk?: number;
 }
 
 /** Console fault plans: point faults keyed by number, and short reads/writes throughout. */
 export function consoleFaultsArbitrary(o: ConsoleArbitraryOptions = {}): fc.Arbitrary<ConsoleFaults> {
   const at = fc.nat({ max: o.maxAt ?? 64 });
   const ns = fc.integer({ min: 1, max: o.maxDelayNs ?? 200_000 });
-  const bytes = fc.integer({ min: 1, max: 64 });
+  const min = Math.max(1, o.minChunk ?? 1);
+  const bytes = fc.integer({ min, max: Math.max(min, 64) });
   const kinds: fc.Arbitrary<ConsoleFault>[] = [
     fc.record({ kind: fc.constant('short-read' as const), at, bytes }),
     fc.record({ kind: fc.constant('delay-drain' as const), at, ns }),
@@ -111,8 +114,8 @@ export function consoleFaultsArbitrary(o: ConsoleArbitraryOptions = {}): fc.Arbi
   return fc.record(
     {
       faults: fc.array(fc.oneof(...kinds), { maxLength: 12 }),
-      readChunk: fc.integer({ min: 1, max: 256 }),
-      writeChunk: fc.integer({ min: 1, max: 256 }),
+      readChunk: fc.integer({ min, max: Math.max(min, 256) }),
+      writeChunk: fc.integer({ min, max: Math.max(min, 256) }),
       retryNs: fc.integer({ min: 1, max: 100_000 }),
     },
     { requiredKeys: ['faults'] },

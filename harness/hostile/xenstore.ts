@@ -110,22 +110,25 @@ export interface XenStoreArbitraryOptions {
   readonly maxAt?: number;
   /** Largest delay in guest ns (default 2 ms). */
   readonly maxDelayNs?: number;
+  /** Smallest `chunk` and `split` piece (default 1). */
+  readonly minChunk?: number;
 }
 
 /** XenStore fault plans: point faults keyed by number, and partial ring writes throughout. */
 export function xenstoreFaultsArbitrary(o: XenStoreArbitraryOptions = {}): fc.Arbitrary<XenStoreFaults> {
   const at = fc.nat({ max: o.maxAt ?? 48 });
   const ns = fc.integer({ min: 1, max: o.maxDelayNs ?? 2_000_000 });
+  const min = Math.max(1, o.minChunk ?? 1);
   const fault: fc.Arbitrary<XenStoreFault> = fc.oneof(
     fc.record({ kind: fc.constant('delay' as const), at, ns }),
-    fc.record({ kind: fc.constant('split' as const), at, bytes: fc.integer({ min: 1, max: 24 }), ns }),
+    fc.record({ kind: fc.constant('split' as const), at, bytes: fc.integer({ min, max: Math.max(min, 24) }), ns }),
     fc.record({ kind: fc.constant('storm' as const), at, count: fc.integer({ min: 1, max: 16 }), under: fc.boolean() }),
     fc.record({ kind: fc.constant('eagain' as const), at }),
   );
   return fc.record(
     {
       faults: fc.array(fault, { maxLength: 12 }),
-      chunk: fc.integer({ min: 1, max: 64 }),
+      chunk: fc.integer({ min, max: Math.max(min, 64) }),
       gapNs: fc.integer({ min: 1, max: 200_000 }),
     },
     { requiredKeys: ['faults'] },

@@ -13,7 +13,11 @@ export interface Observed {
 }
 
 /** Violations of the oracle (empty: the run passed). */
-export function consoleViolations(run: Observed, baseline: Observed, o: { readonly timingLines?: readonly RegExp[]; readonly tap?: boolean } = {}): string[] {
+export function consoleViolations(
+  run: Observed,
+  baseline: Observed,
+  o: { readonly timingLines?: readonly RegExp[]; readonly timingText?: readonly RegExp[]; readonly tap?: boolean } = {},
+): string[] {
   const out: string[] = [];
   if (run.end !== baseline.end) out.push(`ended with ${run.end}, the unfaulted run with ${baseline.end}`);
   if (o.tap !== false) {
@@ -21,7 +25,8 @@ export function consoleViolations(run: Observed, baseline: Observed, o: { readon
     out.push(...tap.problems.map((p) => `TAP: ${p}`));
     for (const t of tap.tests) if (t.status === 'fail') out.push(`TAP: not ok ${t.id} - ${t.name}`);
   }
-  const keep = (text: string): string[] => text.split('\n').filter((l) => !(o.timingLines ?? []).some((re) => re.test(l)));
+  const mask = (l: string): string => (o.timingText ?? []).reduce((t, re) => t.replace(re, '*'), l);
+  const keep = (text: string): string[] => text.split('\n').filter((l) => !(o.timingLines ?? []).some((re) => re.test(l))).map(mask);
   const a = keep(run.console);
   const b = keep(baseline.console);
   const n = Math.max(a.length, b.length);
