@@ -83,8 +83,14 @@ describe('hostile block backends: GRUB', () => {
     const rec = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as RunRecord;
     expect(rec.seed).toBe(7);
     expect(rec.guests.map((g) => g.tests.map((t) => [t.name.split(':')[0], t.status]))).toEqual([[['hostile.blk', 'pass']]]);
+    // --replay SEED:PATH boots exactly the plan of that seed and path, once, and prints it: path 0 is the first plan drawn.
+    const first = /grub hostile\.blk boot 1: ok \(poweroff\) (\{.*\})/.exec(r.stderr)![1];
+    const again = await runCli(['conformance', '--guest', 'grub', '--hostile', 'blk', '--replay', '7:0', '--out', join(out, 'replay'), '--format', 'json']);
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain(`replayed plan: ${first}`);
+    expect(again.stderr.match(/ boot \d+:/g)).toHaveLength(1);
     const bad = await runCli(['conformance', '--guest', 'grub', '--hostile', 'blk', '--replay', 'nonsense']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--replay nonsense: expected SEED:PATH');
-  }, 3 * BOOT_MS);
+  }, 4 * BOOT_MS);
 });
