@@ -31,6 +31,8 @@ export function parseAreas(s: string): HostileArea[] {
   return out;
 }
 
+const FIRED_SHOWN = 20;
+
 export interface HostileCommandOptions {
   readonly profiles: readonly GuestProfile[];
   readonly root: string;
@@ -43,6 +45,15 @@ export interface HostileCommandOptions {
   readonly log: (line: string) => void;
 }
 
+/** A pass says which faults fired in its last boot (a plan keyed past what the guest did fires none). */
+function withFired(r: HostileResult): string {
+  const fired = r.lastFaults ?? [];
+  if (fired.length === 0) return `${r.detail}; no fault fired in the last boot`;
+  const shown = fired.slice(0, FIRED_SHOWN);
+  const more = fired.length > shown.length ? [`… and ${fired.length - shown.length} more`] : [];
+  return [`${r.detail}; fired in the last boot:`, ...shown, ...more].join('\n');
+}
+
 function guestRecord(p: GuestProfile, root: string, results: readonly HostileResult[], wallMs: number): GuestRecord {
   const path = isAbsolute(p.config) ? p.config : resolve(root, p.config);
   const tests: TestRecord[] = results.map((r, i) => ({
@@ -50,7 +61,7 @@ function guestRecord(p: GuestProfile, root: string, results: readonly HostileRes
     name: `${r.name}: ${AREA_TEST[r.name.slice('hostile.'.length) as HostileArea] ?? 'the guest survives hostile backends'}`,
     status: r.ok ? 'pass' : 'fail',
     source: 'harness',
-    detail: r.detail,
+    detail: r.ok ? withFired(r) : r.detail,
   }));
   const failed = results.find((r) => !r.ok);
   const shown = failed?.last ?? results.at(-1)?.last;

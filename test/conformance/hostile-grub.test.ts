@@ -83,6 +83,8 @@ describe('hostile block backends: GRUB', () => {
     const rec = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as RunRecord;
     expect(rec.seed).toBe(7);
     expect(rec.guests.map((g) => g.tests.map((t) => [t.name.split(':')[0], t.status]))).toEqual([[['hostile.blk', 'pass']]]);
+    // A pass says which of the plan's faults fired (a plan keyed past what GRUB did fires none).
+    expect(rec.guests[0]!.tests[0]!.detail).toMatch(/the guest survived each; (fired in the last boot:\n\S|no fault fired in the last boot$)/);
     // --replay SEED:PATH boots exactly the plan of that seed and path, once, and prints it: path 0 is the first plan drawn.
     const first = /grub hostile\.blk boot 1: ok \(poweroff\) (\{.*\})/.exec(r.stderr)![1];
     const again = await runCli(['conformance', '--guest', 'grub', '--hostile', 'blk', '--replay', '7:0', '--out', join(out, 'replay'), '--format', 'json']);
